@@ -1,0 +1,70 @@
+# The two entry points of a fresh machine are `make lab` and `make test` (see README.md).
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+ENV ?= lab
+# Debian packages the control host needs: the lab (debootstrap, systemd-nspawn, iproute2),
+# runc's cgo build (libseccomp-dev, pkg-config), the Debian package mirror (dpkg-dev).
+APT_PACKAGES := debootstrap systemd-container iproute2 iptables libseccomp-dev pkg-config \
+	dpkg-dev openssh-client rsync gcc libc6-dev
+
+.PHONY: setup apt venv lab mirror lab-up lab-down render test lint unit test-lab clean
+
+setup: apt venv
+
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	  | grep -q 'install ok installed' || echo $$p; done)
+	if [ -n "$$missing" ]; then
+	  echo "[setup] apt-get install $$missing"
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing
+	fi
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+# The main job on the embedded default: build the offline mirror, boot the lab machines,
+# render the inventory and check that Ansible reaches every machine.
+lab: setup
+	$(BIN)/kubeforge validate $(ENV) --no-file-checks
+	$(BIN)/kubeforge mirror build
+	$(BIN)/kubeforge lab up $(ENV)
+	$(BIN)/kubeforge render $(ENV)
+	$(BIN)/ansible all -i inventories/$(ENV) -m ansible.builtin.ping
+
+mirror: setup
+	$(BIN)/kubeforge mirror build
+
+lab-down: venv
+	$(BIN)/kubeforge lab down $(ENV)
+
+test: setup lint unit
+
+lint: venv
+	$(BIN)/ruff check kubeforge tests
+	$(BIN)/mypy
+	$(BIN)/yamllint -s .
+	$(BIN)/kubeforge schema | diff -u inventories/cluster.schema.json - \
+	  || { echo "schema is stale: kubeforge schema --output inventories/cluster.schema.json"; exit 1; }
+	if compgen -G "roles/*/tasks/main.yml" >/dev/null; then $(BIN)/ansible-lint; fi
+	for pb in playbooks/*.yml; do [ -e "$$pb" ] || continue
+	  $(BIN)/ansible-playbook -i localhost, --syntax-check "$$pb"; done
+
+unit: venv
+	$(BIN)/pytest tests/unit
+
+# Real machines: needs root, and builds the lab rootfs on first use.
+test-lab: setup
+	$(BIN)/pytest -m lab tests/lab
+
+clean:
+	rm -rf .cache .mypy_cache .ruff_cache .pytest_cache

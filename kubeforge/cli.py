@@ -1,0 +1,125 @@
+"""The `kubeforge` command line. User errors print a message and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kubeforge import __version__
+from kubeforge.errors import KubeforgeError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from kubeforge.spec import load_spec, spec_path
+
+    spec = load_spec(args.env, check_files=not args.no_file_checks)
+    print(f"{spec_path(args.env)}: valid ({len(spec.hosts)} hosts, Kubernetes "
+          f"{spec.kubernetes.version})")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from kubeforge.render import render
+    from kubeforge.spec import load_spec, spec_path
+
+    spec = load_spec(args.env)
+    out = Path(args.output) if args.output else spec_path(args.env).parent
+    for item in render(spec, out):
+        print(f"{'wrote' if item.changed else 'unchanged'} {item.path}")
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from kubeforge.plan import summary
+    from kubeforge.spec import load_spec
+
+    print(summary(load_spec(args.env, check_files=False)))
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from kubeforge.schema import schema_text
+
+    text = schema_text()
+    if args.output:
+        Path(args.output).write_text(text, "utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _env(p: argparse.ArgumentParser) -> None:
+    p.add_argument("env", nargs="?", default="lab",
+                   help="environment name (inventories/ENV/cluster.yml) or a spec path")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubeforge", description="Declarative provisioner for HA kubeadm clusters.",
+        epilog="Exit codes: 0 success, 2 invalid input or a failed step, 130 interrupted.")
+    parser.add_argument("--version", action="version", version=f"kubeforge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a cluster spec and list every problem")
+    _env(p)
+    p.add_argument("--no-file-checks", action="store_true",
+                   help="skip checks that referenced files (SSH key, mirror table) exist")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("render", help="write the Ansible inventory from the spec")
+    _env(p)
+    p.add_argument("--output", help="folder to write into (default: the spec's folder)")
+    p.set_defaults(func=_cmd_render)
+
+    p = sub.add_parser("plan", help="summarise what the spec will build")
+    _env(p)
+    p.set_defaults(func=_cmd_plan)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of cluster.yml")
+    p.add_argument("--output", help="write to this file instead of stdout")
+    p.set_defaults(func=_cmd_schema)
+
+    for module in ("kubeforge.lab.cli", "kubeforge.mirror.cli"):
+        _register_optional(module, sub)
+    return parser
+
+
+def _register_optional(module: str, sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                       ) -> None:
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        # A broken optional part must not take validate/render/plan down with it.
+        name = module.split(".")[1]
+        reason = str(e)
+        p = sub.add_parser(name, help=f"(unavailable: {reason})")
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+
+        def unavailable(_: argparse.Namespace) -> int:
+            raise KubeforgeError(f"`kubeforge {name}` is unavailable here: {reason} — "
+                                 "reinstall kubeforge (`make setup`)")
+
+        p.set_defaults(func=unavailable)
+        return
+    mod.register(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Handler = args.func
+    try:
+        return func(args)
+    except KubeforgeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+

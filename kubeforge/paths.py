@@ -1,0 +1,21 @@
+"""Where kubeforge keeps things: the repository root and the build cache."""
+
+import os
+from pathlib import Path
+
+#: The repository (or source tree) that holds playbooks/, roles/ and inventories/.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """Build cache shared by every checkout on this machine, keyed inside by versions.
+
+    ``KUBEFORGE_CACHE`` overrides it. Outside the work tree so that a fresh clone (CI) reuses
+    artifacts that took minutes to build.
+    """
+    env = os.environ.get("KUBEFORGE_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "kubeforge"
+
+
+def inventories_dir() -> Path:
+    return ROOT / "inventories"

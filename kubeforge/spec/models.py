@@ -1,0 +1,240 @@
+"""The cluster spec: typed pydantic models, one YAML file per environment.
+
+Structure and types live here; rules that relate several fields (quorum, overlaps, skew) live in
+`rules.py` so that every problem in a file is reported at once, not just the first.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from kubeforge import paths, versions
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+VERSION = r"^v?\d+\.\d+\.\d+$"
+
+Role = Literal["control_plane", "worker"]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Name = Annotated[str, Field(pattern=DNS_LABEL, description="A DNS-1123 label: a-z, 0-9 and '-'")]
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    """Expand ~ and ${KUBEFORGE_CACHE}; relative paths are relative to the spec file."""
+    text = str(value).replace("${KUBEFORGE_CACHE}", str(paths.cache_dir()))
+    path = Path(text).expanduser()
+    base = (info.context or {}).get("base_dir")
+    return path if path.is_absolute() or base is None else Path(base) / path
+
+
+SpecPath = Annotated[Path, AfterValidator(_resolve_path)]
+
+
+class Model(BaseModel):
+    """Base: unknown keys are errors (a typo must never be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _strip_v(value: Any) -> Any:
+    return value[1:] if isinstance(value, str) and value.startswith("v") else value
+
+
+class SSH(Model):
+    """How Ansible reaches the hosts. Paths may use ~ and ${KUBEFORGE_CACHE}."""
+
+    user: str = "root"
+    port: Port = 22
+    key: SpecPath | None = Field(None, description="Private key file; None uses the SSH agent")
+    known_hosts: SpecPath | None = Field(
+        None, description="known_hosts file that holds the hosts' keys (host keys are checked)"
+    )
+
+
+class HostSSH(Model):
+    """Per-host overrides of the cluster-wide `ssh` section."""
+
+    user: str | None = None
+    port: Port | None = None
+    key: SpecPath | None = None
+
+
+class Host(Model):
+    name: Name
+    address: IPv4Address
+    roles: list[Role] = Field(min_length=1)
+    ssh: HostSSH = HostSSH()
+    kubelet_version: Annotated[str, Field(pattern=VERSION)] | None = Field(
+        None, description="Pin this node's kubelet (staged upgrades); defaults to the cluster's"
+    )
+    labels: dict[str, str] = {}
+
+    _v = field_validator("kubelet_version", mode="before")(_strip_v)
+
+    @property
+    def is_control_plane(self) -> bool:
+        return "control_plane" in self.roles
+
+    @property
+    def is_worker(self) -> bool:
+        return "worker" in self.roles
+
+
+class Kubernetes(Model):
+    version: Annotated[str, Field(pattern=VERSION)] = versions.DEFAULT_KUBERNETES
+
+    _v = field_validator("version", mode="before")(_strip_v)
+
+    @property
+    def release(self) -> versions.Release:
+        return versions.RELEASES[self.version]
+
+
+class Endpoint(Model):
+    """The stable control-plane address (kubeadm's controlPlaneEndpoint)."""
+
+    mode: Literal["vip", "kube-vip", "external"] = "vip"
+    address: IPv4Address | None = Field(None, description="The VIP (modes vip and kube-vip)")
+    interface: str | None = Field(None, description="NIC that carries the VIP (vip, kube-vip)")
+    host: str | None = Field(None, description="Load balancer DNS name or address (external)")
+    port: Port = 6443
+    virtual_router_id: Annotated[int, Field(ge=1, le=255)] = 51
+
+    @property
+    def target(self) -> str:
+        """`host:port` as kubeadm and kubeconfigs use it."""
+        return f"{self.host if self.mode == 'external' else self.address}:{self.port}"
+
+
+class Network(Model):
+    node_cidr: IPv4Network = Field(description="The subnet the hosts' addresses are in")
+    pod_cidr: IPv4Network = IPv4Network("10.244.0.0/16")
+    service_cidr: IPv4Network = IPv4Network("10.96.0.0/12")
+    dns_domain: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")] = (
+        "cluster.local"
+    )
+
+
+class Flannel(Model):
+    backend: Literal["vxlan", "host-gw"] = "vxlan"
+    vni: Annotated[int, Field(ge=1, le=16777215)] | None = None
+    port: Port | None = Field(None, description="VXLAN UDP port (vxlan backend only)")
+
+
+class Calico(Model):
+    mode: Literal["vxlan", "vxlan-cross-subnet", "bgp"] = "vxlan"
+    vxlan_port: Port | None = Field(None, description="VXLAN UDP port (vxlan modes only)")
+    bgp_asn: Annotated[int, Field(ge=1, le=4294967295)] | None = Field(
+        None, description="AS number (bgp mode only)"
+    )
+    mtu: Annotated[int, Field(ge=576, le=9000)] | None = None
+
+
+class CNI(Model):
+    plugin: Literal["flannel", "calico"] = "flannel"
+    flannel: Flannel | None = None
+    calico: Calico | None = None
+
+
+class Ingress(Model):
+    controller: Literal["traefik", "none"] = "traefik"
+    version: str | None = Field(None, description="Chart version; default pinned by kubeforge")
+    gateway_api: bool = True
+    values: dict[str, Any] = {}
+
+
+class Acme(Model):
+    server: str = Field(pattern=r"^https?://")
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    ingress_class: str = "traefik"
+    ca_bundle_file: SpecPath | None = Field(None, description="CA of a private ACME server (tests)")
+
+
+class Issuer(Model):
+    name: Name
+    type: Literal["selfsigned_ca", "acme"]
+    acme: Acme | None = None
+
+
+class CertManager(Model):
+    enabled: bool = True
+    version: str | None = None
+    issuers: list[Issuer] = []
+
+
+class ChartSource(Model):
+    """Exactly one of repo (https chart repository), oci (oci://...) or path (local chart)."""
+
+    repo: str | None = Field(None, pattern=r"^https?://")
+    oci: str | None = Field(None, pattern=r"^oci://")
+    path: SpecPath | None = None
+
+
+class Release(Model):
+    """One Helm release; the ingress, cert-manager and CNI sections expand into these too."""
+
+    name: Name
+    namespace: Name = "default"
+    chart: str
+    version: str | None = Field(None, description="Chart version (required: no floating charts)")
+    source: ChartSource
+    values: dict[str, Any] = {}
+    values_files: list[SpecPath] = []
+
+
+class Mirrors(Model):
+    """Where artifacts come from. Defaults are the official upstream locations."""
+
+    binaries: str = Field(versions.UPSTREAM_BINARIES, pattern=r"^(https?|file)://")
+    github: str = Field(versions.UPSTREAM_GITHUB, pattern=r"^(https?|file)://")
+    helm: str = Field(versions.UPSTREAM_HELM, pattern=r"^(https?|file)://")
+    images: dict[str, list[str]] = Field(
+        {}, description="Registry host -> mirror endpoints (containerd hosts.toml)"
+    )
+    charts: str | None = Field(None, description="Chart repository that replaces every repo")
+    apt: str | None = Field(None, description="Debian repository with the nodes' OS packages")
+    checksums_file: SpecPath | None = Field(
+        None, description="sha256 table for a self-built mirror ({artifact: {version: sha}})"
+    )
+    checksums: dict[str, dict[str, str]] = Field(
+        {}, description="Extra pinned sha256 per artifact and version; wins over the others"
+    )
+
+
+class Lab(Model):
+    """Only for `kubeforge lab`: the host bridge the lab machines hang off."""
+
+    bridge: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,15}$")] = "kf-lab0"
+    gateway: IPv4Address
+
+
+class ClusterSpec(Model):
+    name: Name
+    kubernetes: Kubernetes = Kubernetes()
+    ssh: SSH = SSH()
+    hosts: list[Host] = Field(min_length=1)
+    control_plane_endpoint: Endpoint
+    network: Network
+    cni: CNI = CNI()
+    ingress: Ingress = Ingress()
+    cert_manager: CertManager = CertManager()
+    releases: list[Release] = []
+    mirrors: Mirrors = Mirrors()
+    lab: Lab | None = None
+
+    @property
+    def control_plane(self) -> list[Host]:
+        return [h for h in self.hosts if h.is_control_plane]
+
+    @property
+    def workers(self) -> list[Host]:
+        return [h for h in self.hosts if h.is_worker]
+
+    def host(self, name: str) -> Host:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(name)

@@ -1,0 +1,138 @@
+"""The bill of materials: which component versions go with each supported Kubernetes release,
+and where each artifact lives under a mirror base URL.
+
+One table serves three readers: spec validation (is this version supported?), the Ansible roles
+(download URLs + checksums, through `kubeforge render`) and `kubeforge mirror build` (what to build
+and where to put it). The upstream layouts are kept, so a mirror is a drop-in for dl.k8s.io,
+github.com release downloads and get.helm.sh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Release:
+    """Everything that ships with one Kubernetes patch release (linux/amd64)."""
+
+    kubernetes: str
+    etcd: str
+    coredns: str
+    pause: str
+    containerd: str
+    runc: str
+    crictl: str
+    cni_plugins: str
+    flannel: str
+    flannel_cni_plugin: str
+    helm: str
+    # Why this release is or is not the default; shown by `kubeforge plan`.
+    note: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def minor(self) -> tuple[int, int]:
+        major, minor, _ = self.kubernetes.split(".")
+        return int(major), int(minor)
+
+
+# Newest first. 1.34 is the newest minor that runs on cgroup v1 hosts without
+# `failCgroupV1: false` (kubelet >= 1.35 refuses cgroup v1 by default).
+RELEASES: dict[str, Release] = {
+    r.kubernetes: r
+    for r in (
+        Release(
+            kubernetes="1.34.4",
+            etcd="3.6.5",
+            coredns="1.12.1",
+            pause="3.10.1",
+            containerd="2.1.5",
+            runc="1.3.5",
+            crictl="1.34.0",
+            cni_plugins="1.8.0",
+            flannel="0.28.10",
+            flannel_cni_plugin="1.8.0-flannel1",
+            helm="3.19.0",
+            note="default: newest minor that still runs on cgroup v1 by default",
+        ),
+        Release(
+            kubernetes="1.33.6",
+            etcd="3.5.21",
+            coredns="1.12.0",
+            pause="3.10",
+            containerd="2.1.5",
+            runc="1.3.5",
+            crictl="1.34.0",
+            cni_plugins="1.8.0",
+            flannel="0.28.10",
+            flannel_cni_plugin="1.8.0-flannel1",
+            helm="3.19.0",
+            note="previous minor, kept as the source of the upgrade drill",
+        ),
+    )
+}
+
+DEFAULT_KUBERNETES = "1.34.4"
+
+# Upstream base URLs; a spec's `mirrors` section replaces them one by one.
+UPSTREAM_BINARIES = "https://dl.k8s.io"
+UPSTREAM_GITHUB = "https://github.com"
+UPSTREAM_HELM = "https://get.helm.sh"
+
+# Path of each artifact below its base URL (upstream layout). Keys are the artifact names used
+# in checksum tables; `{v}` is the component version from the Release.
+ARTIFACT_PATHS: dict[str, tuple[str, str]] = {
+    # name: (base, path template)
+    "kubeadm": ("binaries", "release/v{v}/bin/linux/amd64/kubeadm"),
+    "kubelet": ("binaries", "release/v{v}/bin/linux/amd64/kubelet"),
+    "kubectl": ("binaries", "release/v{v}/bin/linux/amd64/kubectl"),
+    "containerd": (
+        "github",
+        "containerd/containerd/releases/download/v{v}/containerd-{v}-linux-amd64.tar.gz",
+    ),
+    "runc": ("github", "opencontainers/runc/releases/download/v{v}/runc.amd64"),
+    "crictl": (
+        "github",
+        "kubernetes-sigs/cri-tools/releases/download/v{v}/crictl-v{v}-linux-amd64.tar.gz",
+    ),
+    "cni_plugins": (
+        "github",
+        "containernetworking/plugins/releases/download/v{v}/cni-plugins-linux-amd64-v{v}.tgz",
+    ),
+    "flannel_cni_plugin": (
+        "github",
+        "flannel-io/cni-plugin/releases/download/v{v}/cni-plugin-flannel-linux-amd64-v{v}.tgz",
+    ),
+    "etcd": ("github", "etcd-io/etcd/releases/download/v{v}/etcd-v{v}-linux-amd64.tar.gz"),
+    "helm": ("helm", "helm-v{v}-linux-amd64.tar.gz"),
+}
+
+# Images kubeadm and the default add-ons pull, as upstream names them ({v} per Release field).
+IMAGES: dict[str, str] = {
+    "kube-apiserver": "registry.k8s.io/kube-apiserver:v{kubernetes}",
+    "kube-controller-manager": "registry.k8s.io/kube-controller-manager:v{kubernetes}",
+    "kube-scheduler": "registry.k8s.io/kube-scheduler:v{kubernetes}",
+    "kube-proxy": "registry.k8s.io/kube-proxy:v{kubernetes}",
+    "etcd": "registry.k8s.io/etcd:{etcd}-0",
+    "coredns": "registry.k8s.io/coredns/coredns:v{coredns}",
+    "pause": "registry.k8s.io/pause:{pause}",
+    "flannel": "ghcr.io/flannel-io/flannel:v{flannel}",
+}
+
+
+def component_version(release: Release, artifact: str) -> str:
+    """The version of `artifact` (a key of ARTIFACT_PATHS) in `release`."""
+    if artifact in ("kubeadm", "kubelet", "kubectl"):
+        return release.kubernetes
+    return str(getattr(release, artifact))
+
+
+def artifact_path(release: Release, artifact: str) -> str:
+    _, template = ARTIFACT_PATHS[artifact]
+    return template.format(v=component_version(release, artifact))
+
+
+def image_ref(release: Release, image: str) -> str:
+    return IMAGES[image].format(**{k: getattr(release, k) for k in (
+        "kubernetes", "etcd", "coredns", "pause", "flannel")})

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubeforge import paths, versions
+
+LAB_SPEC = paths.inventories_dir() / "lab" / "cluster.yml"
+
+
+@pytest.fixture
+def lab_data() -> dict[str, Any]:
+    """The lab spec as plain data, for tests to break one field at a time."""
+    data: dict[str, Any] = yaml.safe_load(LAB_SPEC.read_text())
+    return copy.deepcopy(data)
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
+    def write(data: dict[str, Any]) -> Path:
+        path = tmp_path / "cluster.yml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def lab_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake KUBEFORGE_CACHE holding the files `lab up` and `mirror build` would create."""
+    cache = tmp_path / "cache"
+    ssh = cache / "lab" / "lab" / "ssh"
+    ssh.mkdir(parents=True)
+    (ssh / "id_ed25519").write_text("not a real key\n")
+    (ssh / "known_hosts").write_text("")
+    mirror = cache / "mirror"
+    mirror.mkdir()
+    release = versions.RELEASES[versions.DEFAULT_KUBERNETES]
+    # a distinct fake digest per artifact: "a"*64 for the first, "b"*64 for the next, ...
+    table = {name: {versions.component_version(release, name): "abcdef0123"[i % 10] * 64}
+             for i, name in enumerate(versions.ARTIFACT_PATHS)}
+    (mirror / "checksums.yml").write_text(yaml.safe_dump(table))
+    monkeypatch.setenv("KUBEFORGE_CACHE", str(cache))
+    return cache

@@ -1,0 +1,58 @@
+"""The CLI: exit codes scripts can rely on, messages instead of tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kubeforge import paths
+from kubeforge.cli import main
+from kubeforge.schema import schema_text
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kubeforge", *args], capture_output=True,
+                          text=True, cwd=paths.ROOT)
+
+
+def test_invalid_spec_exits_2_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "cluster.yml"
+    bad.write_text("name: x\nhosts: []\n")
+    res = run("validate", str(bad))
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    assert "problem(s) in the cluster spec" in res.stderr
+
+
+def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "example-prod", "--no-file-checks"]) == 0
+    assert "valid (6 hosts" in capsys.readouterr().out
+
+
+def test_plan_summarises(lab_files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "lab"]) == 0
+    out = capsys.readouterr().out
+    assert "Kubernetes 1.34.4" in out
+    assert "10.240.0.100:6443" in out
+    assert "tolerates 1 failure" in out
+    assert "cp1" in out and "w2" in out
+
+
+def test_plan_fails_without_checksums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("KUBEFORGE_CACHE", str(tmp_path))
+    assert main(["plan", "lab"]) == 2
+    assert "kubeforge mirror build" in capsys.readouterr().err
+
+
+def test_committed_schema_is_current() -> None:
+    committed = (paths.inventories_dir() / "cluster.schema.json").read_text()
+    fix = "run `kubeforge schema --output inventories/cluster.schema.json`"
+    assert committed == schema_text(), fix
+    schema = json.loads(committed)
+    assert schema["additionalProperties"] is False
+    assert "hosts" in schema["required"]
