@@ -85,6 +85,9 @@ class Host(Model):
 
 class Kubernetes(Model):
     version: Annotated[str, Field(pattern=VERSION)] = versions.DEFAULT_KUBERNETES
+    cgroup_driver: Literal["systemd", "cgroupfs"] = Field(
+        "systemd", description="kubelet and containerd cgroup driver; cgroupfs where systemd "
+        "does not own the cgroup tree (containers such as the lab machines)")
 
     _v = field_validator("version", mode="before")(_strip_v)
 
