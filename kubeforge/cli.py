@@ -52,6 +52,26 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from kubeforge import runner
+
+    return runner.playbook(args.env, "cluster", args.ansible_args)
+
+
+def _cmd_reset(args: argparse.Namespace) -> int:
+    from kubeforge import runner
+
+    extra = [*(["--limit", args.limit] if args.limit else []), "-e", "reset_confirm=true",
+             *args.ansible_args]
+    return runner.playbook(args.env, "reset", extra)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from kubeforge import runner
+
+    return runner.verify(args.env, args.pytest_args)
+
+
 def _env(p: argparse.ArgumentParser) -> None:
     p.add_argument("env", nargs="?", default="lab",
                    help="environment name (inventories/ENV/cluster.yml) or a spec path")
@@ -82,6 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of cluster.yml")
     p.add_argument("--output", help="write to this file instead of stdout")
     p.set_defaults(func=_cmd_schema)
+
+    p = sub.add_parser("deploy", help="render and run playbooks/cluster.yml (idempotent)")
+    _env(p)
+    p.add_argument("ansible_args", nargs=argparse.REMAINDER,
+                   help="extra ansible-playbook arguments (for example --check --diff)")
+    p.set_defaults(func=_cmd_deploy)
+
+    p = sub.add_parser("reset", help="tear the cluster down on all nodes or --limit NODES")
+    _env(p)
+    p.add_argument("--limit", help="only these nodes (an Ansible host pattern)")
+    p.add_argument("ansible_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_reset)
+
+    p = sub.add_parser("verify", help="run the testinfra checks against the environment's hosts")
+    _env(p)
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_verify)
 
     for module in ("kubeforge.lab.cli", "kubeforge.mirror.cli"):
         _register_optional(module, sub)

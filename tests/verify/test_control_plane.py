@@ -1,0 +1,58 @@
+"""State of every control-plane node: static pods, PKI modes, the endpoint's local parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+testinfra_hosts = ["ansible://control_plane"]
+
+COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"]
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_static_pod_manifest(host: Any, component: str) -> None:
+    manifest = host.file(f"/etc/kubernetes/manifests/{component}.yaml")
+    assert manifest.exists
+    assert manifest.user == "root"
+    assert manifest.mode == 0o600
+
+
+@pytest.mark.parametrize("component", ["kube-controller-manager", "kube-scheduler"])
+def test_leader_election_is_on(host: Any, component: str) -> None:
+    manifest = host.file(f"/etc/kubernetes/manifests/{component}.yaml").content_string
+    assert "--leader-elect=true" in manifest
+
+
+@pytest.mark.parametrize("name", ["admin.conf", "controller-manager.conf", "scheduler.conf",
+                                  "super-admin.conf"])
+def test_kubeconfig_mode(host: Any, name: str) -> None:
+    f = host.file(f"/etc/kubernetes/{name}")
+    if name == "super-admin.conf" and not f.exists:
+        pytest.skip("super-admin.conf exists on the first control-plane node only")
+    assert f.mode == 0o600
+
+
+def test_pki_modes(host: Any) -> None:
+    keys = host.check_output("find /etc/kubernetes/pki -name '*.key'").split()
+    certs = host.check_output("find /etc/kubernetes/pki -name '*.crt'").split()
+    assert keys and certs
+    loose = [k for k in keys if host.file(k).mode != 0o600]
+    assert not loose, f"private keys not 0600: {loose}"
+    wide = [c for c in certs if host.file(c).mode & 0o133]
+    assert not wide, f"certificates wider than 0644: {wide}"
+
+
+def test_apiserver_answers_on_node_address(host: Any) -> None:
+    addr = host.ansible.get_variables()["ansible_host"]
+    out = host.check_output(f"curl -sk --max-time 5 https://{addr}:6443/readyz")
+    assert out == "ok"
+
+
+def test_endpoint_services(host: Any, group_vars: dict[str, Any]) -> None:
+    if group_vars["kubeforge_control_plane_endpoint"]["mode"] != "vip":
+        pytest.skip("haproxy and keepalived run in vip mode only")
+    for service in ("haproxy", "keepalived"):
+        assert host.service(service).is_running
+        assert host.service(service).is_enabled
