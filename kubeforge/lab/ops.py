@@ -1,0 +1,274 @@
+"""Lab lifecycle: up, down, status, stop and start of one machine."""
+
+from __future__ import annotations
+
+import fcntl
+import importlib
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from kubeforge.errors import KubeforgeError
+from kubeforge.lab import cgroups, machine, network, rootfs, ssh
+from kubeforge.lab.model import LabPlan, MachinePlan, SpecLike
+from kubeforge.lab.system import Progress, mounts_under, require_host
+
+Out = Callable[[str], object]
+
+BOOT_TIMEOUT = 120.0
+
+
+def as_plan(spec: SpecLike | LabPlan) -> LabPlan:
+    return spec if isinstance(spec, LabPlan) else LabPlan.from_spec(spec)
+
+
+@contextmanager
+def _locked(plan: LabPlan) -> Iterator[None]:
+    """One lab command at a time per lab (two `up`s would race on the same namespaces)."""
+    plan.dir.mkdir(parents=True, exist_ok=True)
+    with plan.lock_file.open("w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise KubeforgeError(
+                f"another `kubeforge lab` command is running on lab {plan.name!r}"
+            ) from e
+        yield
+
+
+def _preflight() -> None:
+    require_host()
+    if not cgroups.hierarchies():
+        raise KubeforgeError("no cgroup hierarchy is mounted under /sys/fs/cgroup")
+
+
+@dataclass(frozen=True)
+class MachineStatus:
+    name: str
+    address: str
+    roles: tuple[str, ...]
+    running: bool
+    ssh: bool
+    pid: int | None
+
+
+def wait_for_ssh(plan: LabPlan, machines: list[MachinePlan], timeout: float) -> list[str]:
+    """Wait until every machine's sshd answers and serves the pinned host key.
+
+    Returns one problem line per machine that did not get there."""
+    deadline = time.monotonic() + timeout
+
+    def one(m: MachinePlan) -> str | None:
+        while time.monotonic() < deadline:
+            if not machine.is_running(m):
+                return f"{m.name}: machine exited during boot; see {m.console_log}"
+            if ssh.port_open(str(m.address)):
+                served, pinned = ssh.scanned_key(m), ssh.host_public_key(m)
+                if served == pinned:
+                    return None
+                return f"{m.name}: sshd serves {served}, expected the pinned key {pinned}"
+            time.sleep(0.5)
+        return f"{m.name}: sshd did not answer on {m.address}:22 within {timeout:.0f}s"
+
+    with ThreadPoolExecutor(max_workers=max(1, len(machines))) as pool:
+        return [p for p in pool.map(one, machines) if p]
+
+
+def _mirror_module() -> Any | None:
+    """The artifact mirror, if that part of kubeforge is there (it is built separately)."""
+    for name in ("kubeforge.mirror.serve", "kubeforge.mirror.server", "kubeforge.mirror"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        if all(callable(getattr(mod, f, None)) for f in ("start", "stop", "is_running")):
+            return mod
+    return None
+
+
+def _mirror_address(mod: Any) -> str | None:
+    where = getattr(mod, "listen_address", None)
+    return str(where()) if callable(where) and where() else None
+
+
+def _start_mirror(plan: LabPlan, progress: Progress) -> None:
+    mod = _mirror_module()
+    if mod is None:
+        progress.note("mirror: kubeforge.mirror has no start/stop/is_running yet — skipped")
+        return
+    try:
+        if mod.is_running():
+            # One mirror per host: never move it away from another lab that uses it.
+            where = _mirror_address(mod)
+            progress.note(f"mirror: already running on {where or 'an unknown address'}")
+            return
+        with progress.step(f"mirror: start on {plan.gateway}") as info:
+            mod.start(str(plan.gateway))
+            info.append("running" if mod.is_running() else "start() returned but it is not running")
+    except Exception as e:  # the lab is usable without the mirror; say why and go on
+        progress.note(f"mirror: not started ({e})")
+
+
+def up(spec: SpecLike | LabPlan, out: Out = print, boot_timeout: float = BOOT_TIMEOUT) -> None:
+    """Create and boot every machine of the lab; machines already running are left alone."""
+    plan = as_plan(spec)
+    _preflight()
+    progress = Progress(out)
+    with _locked(plan):
+        with progress.step("rootfs") as info:
+            lower, built = rootfs.ensure_rootfs()
+            info.append(f"built {lower}" if built else f"cached {lower}")
+            if rootfs.cached_recipe(lower) != rootfs.recipe_id():
+                info.append("older recipe: `rm -rf` it after `lab down` to rebuild")
+        with progress.step("ssh key") as info:
+            made = ssh.ensure_client_key(plan)
+            info.append(f"{'created' if made else 'kept'} {plan.ssh_key}")
+        with progress.step(f"bridge {plan.bridge}") as info:
+            info.append("created" if network.ensure_bridge(plan) else "exists")
+            info.append(f"{plan.gateway_interface}")
+            network.ensure_fence(plan)
+        started = []
+        for m in plan.machines:
+            with progress.step(f"machine {m.name} {m.address}") as info:
+                if machine.start(plan, m, lower):
+                    started.append(m)
+                    info.append("booting")
+                else:
+                    info.append("already running")
+        ssh.write_known_hosts(plan)
+        if started:
+            with progress.step(f"sshd on {len(started)} machine(s)"):
+                problems = wait_for_ssh(plan, started, boot_timeout)
+            if problems:
+                raise KubeforgeError("lab machines did not come up:\n" + "\n".join(problems))
+        progress.note(f"known_hosts {plan.known_hosts}")
+        _start_mirror(plan, progress)
+        progress.note(f"lab {plan.name} is up: `kubeforge lab ssh {plan.machines[0].name}`")
+
+
+def down(spec: SpecLike | LabPlan, out: Out = print) -> list[str]:
+    """Remove everything `up` made except the cached base rootfs and the SSH client key.
+
+    Safe to run twice. Returns what could not be removed (empty when clean)."""
+    plan = as_plan(spec)
+    _preflight()
+    progress = Progress(out)
+    problems: list[str] = []
+    with _locked(plan):
+        mod = _mirror_module()
+        if mod is not None:
+            try:
+                # Only the mirror on this lab's gateway is ours to stop.
+                if mod.is_running() and _mirror_address(mod) == str(plan.gateway):
+                    mod.stop()
+                    progress.note("mirror: stopped")
+            except Exception as e:
+                progress.note(f"mirror: not stopped ({e})")
+        names = {m.name for m in plan.machines}
+        # Machines that were in the spec once but not now still have folders: remove them too.
+        machines_dir = plan.dir / "machines"
+        extra = sorted(p.name for p in machines_dir.iterdir() if p.name not in names) \
+            if machines_dir.is_dir() else []  # fmt: skip
+        orphans = [
+            MachinePlan(plan.name, n, plan.gateway, (), plan.network, plan.gateway) for n in extra
+        ]
+
+        def remove(m: MachinePlan) -> list[str]:
+            return machine.destroy(m)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(plan.machines) + len(orphans))) as pool:
+            for m, left in zip(
+                [*plan.machines, *orphans], pool.map(remove, [*plan.machines, *orphans]),
+                strict=True,
+            ):
+                problems += left
+                progress.note(f"machine {m.name}: removed" + (f" ({left})" if left else ""))
+        for ns in network.lab_netns(plan):
+            network.remove_netns(ns)
+        for veth in network.lab_veths(plan):
+            network.remove_link(veth)
+        network.remove_fence(plan)
+        with progress.step(f"bridge {plan.bridge}") as info:
+            info.append("removed" if network.remove_bridge(plan) else "absent")
+        for d in cgroups.lab_dirs(plan.name):
+            try:
+                d.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                problems.append(f"cgroup {d} still exists")
+        plan.known_hosts.unlink(missing_ok=True)
+        if machines_dir.is_dir() and not mounts_under(machines_dir):
+            shutil.rmtree(machines_dir)
+        progress.note(f"lab {plan.name} is down" + (" with problems" if problems else ""))
+    return problems
+
+
+def status(spec: SpecLike | LabPlan) -> list[MachineStatus]:
+    plan = as_plan(spec)
+    machines = list(plan.machines)
+
+    def one(m: MachinePlan) -> MachineStatus:
+        pid = machine.supervisor_pid(m)
+        up = pid is not None and ssh.port_open(str(m.address), timeout=1.0)
+        return MachineStatus(m.name, str(m.address), m.roles, pid is not None, up, pid)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(machines))) as pool:
+        return list(pool.map(one, machines))
+
+
+def format_status(plan: LabPlan, rows: list[MachineStatus]) -> str:
+    head = ("MACHINE", "ADDRESS", "ROLES", "STATE", "SSH")
+    table = [head] + [
+        (r.name, r.address, ",".join(r.roles), "running" if r.running else "stopped",
+         "answers" if r.ssh else "-")
+        for r in rows
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in table]  # fmt: skip
+    bridge = "up" if network.link(plan.bridge) else "absent"
+    lines.append(f"lab {plan.name}: bridge {plan.bridge} {bridge}, gateway {plan.gateway}")
+    return "\n".join(lines)
+
+
+def stop_machine(spec: SpecLike | LabPlan, host: str, out: Out = print) -> str:
+    """Power one machine off, keeping its disk; its address stops answering."""
+    plan = as_plan(spec)
+    m = plan.machine(host)
+    _preflight()
+    progress = Progress(out)
+    with _locked(plan), progress.step(f"machine {m.name}") as info:
+        how = machine.stop(m)
+        info.append(how)
+    return how
+
+
+def start_machine(
+    spec: SpecLike | LabPlan, host: str, out: Out = print, boot_timeout: float = BOOT_TIMEOUT
+) -> bool:
+    """Boot one machine again (after `stop_machine`); False if it was running already."""
+    plan = as_plan(spec)
+    m = plan.machine(host)
+    _preflight()
+    lower = rootfs.rootfs_dir()
+    if not rootfs.is_ready(lower):
+        raise KubeforgeError(f"the lab rootfs is missing: run `kubeforge lab up {plan.name}`")
+    progress = Progress(out)
+    with _locked(plan):
+        if network.link(plan.bridge) is None:
+            raise KubeforgeError(f"bridge {plan.bridge} is missing: run `kubeforge lab up`")
+        with progress.step(f"machine {m.name} {m.address}") as info:
+            started = machine.start(plan, m, lower)
+            info.append("booting" if started else "already running")
+        ssh.write_known_hosts(plan)
+        if started:
+            with progress.step(f"sshd on {m.name}"):
+                problems = wait_for_ssh(plan, [m], boot_timeout)
+            if problems:
+                raise KubeforgeError("\n".join(problems))
+    return started
