@@ -12,7 +12,7 @@ ENV ?= lab
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables libseccomp-dev pkg-config \
 	dpkg-dev openssh-client rsync gcc libc6-dev
 
-.PHONY: setup apt venv lab mirror lab-up lab-down render test lint unit test-lab clean
+.PHONY: setup apt venv lab mirror lab-down test lint unit test-lab clean
 
 setup: apt venv
 
@@ -32,14 +32,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 venv: $(VENV)/.installed
 
-# The main job on the embedded default: build the offline mirror, boot the lab machines,
-# render the inventory and check that Ansible reaches every machine.
+# The main job on the embedded default: build the offline mirror, boot the lab machines, deploy
+# the HA cluster from bare machines and verify it on the real hosts.
 lab: setup
 	$(BIN)/kubeforge validate $(ENV) --no-file-checks
 	$(BIN)/kubeforge mirror build
 	$(BIN)/kubeforge lab up $(ENV)
-	$(BIN)/kubeforge render $(ENV)
-	$(BIN)/ansible all -i inventories/$(ENV) -m ansible.builtin.ping
+	$(BIN)/kubeforge deploy $(ENV)
+	$(BIN)/kubeforge verify $(ENV)
 
 mirror: setup
 	$(BIN)/kubeforge mirror build

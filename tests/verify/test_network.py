@@ -12,6 +12,8 @@ from .conftest import Kubectl
 testinfra_hosts: list[str] = []
 
 NS = "kubeforge-verify"
+# each pod answers with its own name, so a reply proves which pod (and node) was reached
+SERVE = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
 
 
 def _manifest(image: str) -> str:
@@ -33,7 +35,7 @@ spec:
       containers:
         - name: web
           image: {image}
-          command: [sh, -c, 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www']
+          command: [sh, -c, '{SERVE}']
           ports: [{{containerPort: 8080}}]
           readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
 ---
