@@ -57,7 +57,7 @@ RELEASES: dict[str, Release] = {
             note="default: newest minor that still runs on cgroup v1 by default",
         ),
         Release(
-            kubernetes="1.33.6",
+            kubernetes="1.33.13",
             etcd="3.5.21",
             coredns="1.12.0",
             pause="3.10",

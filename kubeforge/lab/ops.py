@@ -14,7 +14,7 @@ from typing import Any
 
 from kubeforge.errors import KubeforgeError
 from kubeforge.lab import cgroups, machine, network, rootfs, ssh
-from kubeforge.lab.model import LabPlan, MachinePlan, SpecLike
+from kubeforge.lab.model import NETNS_PREFIX, LabPlan, MachinePlan, SpecLike
 from kubeforge.lab.system import Progress, mounts_under, require_host
 
 Out = Callable[[str], object]
@@ -95,19 +95,22 @@ def _mirror_address(mod: Any) -> str | None:
     return str(where()) if callable(where) and where() else None
 
 
+#: One mirror per host serves every lab: it listens on all addresses, so each lab's machines
+#: reach it on their own gateway and two labs (the main one and Molecule's) can run side by side.
+MIRROR_LISTEN = "0.0.0.0"
+
+
 def _start_mirror(plan: LabPlan, progress: Progress) -> None:
     mod = _mirror_module()
     if mod is None:
         progress.note("mirror: kubeforge.mirror has no start/stop/is_running yet — skipped")
         return
     try:
-        if mod.is_running():
-            # One mirror per host: never move it away from another lab that uses it.
-            where = _mirror_address(mod)
-            progress.note(f"mirror: already running on {where or 'an unknown address'}")
+        if mod.is_running() and _mirror_address(mod) == MIRROR_LISTEN:
+            progress.note(f"mirror: already serving on {plan.gateway}")
             return
-        with progress.step(f"mirror: start on {plan.gateway}") as info:
-            mod.start(str(plan.gateway))
+        with progress.step(f"mirror: serve on {plan.gateway}") as info:
+            mod.start(MIRROR_LISTEN)
             info.append("running" if mod.is_running() else "start() returned but it is not running")
     except Exception as e:  # the lab is usable without the mirror; say why and go on
         progress.note(f"mirror: not started ({e})")
@@ -162,8 +165,10 @@ def down(spec: SpecLike | LabPlan, out: Out = print) -> list[str]:
         mod = _mirror_module()
         if mod is not None:
             try:
-                # Only the mirror on this lab's gateway is ours to stop.
-                if mod.is_running() and _mirror_address(mod) == str(plan.gateway):
+                # The mirror serves every lab: stop it with the last one.
+                others = [n for n in network.netns_list() if n.startswith(NETNS_PREFIX)
+                          and n not in network.lab_netns(plan)]
+                if mod.is_running() and not others:
                     mod.stop()
                     progress.note("mirror: stopped")
             except Exception as e:

@@ -142,21 +142,21 @@ def test_malformed_version(lab_data: dict[str, Any], write_spec: Writer) -> None
 
 def test_kubelet_newer_than_control_plane(lab_data: dict[str, Any],
                                           write_spec: Writer) -> None:
-    lab_data["kubernetes"]["version"] = "1.33.6"
+    lab_data["kubernetes"]["version"] = "1.33.13"
     lab_data["hosts"][3]["kubelet_version"] = "1.34.4"
     msg = one(write_spec(lab_data), "hosts[3].kubelet_version", "newer than the control plane")
     assert "upgrade the control plane first" in msg
 
 
 def test_control_plane_kubelet_skew(lab_data: dict[str, Any], write_spec: Writer) -> None:
-    lab_data["hosts"][0]["kubelet_version"] = "1.33.6"
+    lab_data["hosts"][0]["kubelet_version"] = "1.33.13"
     one(write_spec(lab_data), "hosts[0].kubelet_version", "control-plane host cp1")
 
 
 def test_older_worker_kubelet_is_fine(lab_data: dict[str, Any], write_spec: Writer) -> None:
-    lab_data["hosts"][3]["kubelet_version"] = "v1.33.6"
+    lab_data["hosts"][3]["kubelet_version"] = "v1.33.13"
     spec = load_spec(write_spec(lab_data), check_files=False)
-    assert spec.hosts[3].kubelet_version == "1.33.6"
+    assert spec.hosts[3].kubelet_version == "1.33.13"
 
 
 def test_cni_options_for_the_other_plugin(lab_data: dict[str, Any], write_spec: Writer) -> None:

@@ -1,0 +1,246 @@
+"""What each mirror component is built from, and how (research §2-§6).
+
+Every component except `kubernetes` is keyed by its own version, so releases that share a
+containerd or helm build it once. Builds are skipped when their output directory exists: the
+directory appears (atomically) only after a successful build.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeforge import versions
+from kubeforge.errors import KubeforgeError
+from kubeforge.mirror import gotool
+from kubeforge.mirror.fsutil import atomic_path, human_duration
+from kubeforge.mirror.gotool import Binary, GoBuild
+from kubeforge.mirror.layout import KUBE_BINARIES, MirrorLayout
+
+# The OCI registry is mirror tooling, not part of a cluster release.
+REGISTRY_VERSION = "3.0.0"
+
+# github.com/flannel-io/cni-plugin is not served by the module proxy here (403 for every tag).
+# Its flannel plugin started life as plugins/meta/flannel in containernetworking/plugins, whose
+# last release with it (v0.9.1) is served, so the mirror builds that code instead (see BUILDINFO).
+FLANNEL_CNI_FALLBACK = ("github.com/containernetworking/plugins", "v0.9.1")
+
+CNI_PLUGINS: tuple[str, ...] = (
+    "main/bridge", "main/dummy", "main/host-device", "main/ipvlan", "main/loopback",
+    "main/macvlan", "main/ptp", "main/tap", "main/vlan",
+    "ipam/dhcp", "ipam/host-local", "ipam/static",
+    "meta/bandwidth", "meta/firewall", "meta/portmap", "meta/sbr", "meta/tuning", "meta/vrf",
+)
+
+BUILDINFO = "BUILDINFO.json"
+
+
+
+@dataclass(frozen=True)
+class Context:
+    layout: MirrorLayout
+    release: versions.Release
+    version: str
+    work: Path
+
+
+Recipe = Callable[[Context], GoBuild]
+
+
+def _kubernetes(ctx: Context) -> GoBuild:
+    kv = f"v{ctx.version}"
+    _, minor, _ = ctx.version.split(".")
+    log = ctx.work / "build.log"
+    built = gotool.release_time("k8s.io/kubernetes", kv, gotool.go_env(), log)
+    ldflags = ["-s", "-w"]
+    # Mandatory: kubeadm derives its default version, image tags and skew checks from these.
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        ldflags += [f"-X {pkg}.{k}={v}" for k, v in (
+            ("gitVersion", kv), ("gitMajor", "1"), ("gitMinor", minor),
+            ("gitTreeState", "clean"), ("buildDate", built))]
+    return GoBuild(
+        requires=(("k8s.io/kubernetes", kv),),
+        primary="k8s.io/kubernetes",
+        binaries=tuple(Binary(f"k8s.io/kubernetes/cmd/{b}", b) for b in KUBE_BINARIES),
+        ldflags=tuple(ldflags),
+        pin_local=("./staging/", f"v0.{ctx.version.split('.', 1)[1]}"),
+    )
+
+
+def _etcd(ctx: Context) -> GoBuild:
+    v = f"v{ctx.version}"
+    mods = ("go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/etcdctl/v3", "go.etcd.io/etcd/etcdutl/v3")
+    return GoBuild(
+        requires=tuple((m, v) for m in mods),
+        primary=mods[0],
+        binaries=(Binary(mods[0], "etcd"), Binary(mods[1], "etcdctl"), Binary(mods[2], "etcdutl")),
+        ldflags=("-s", "-w"),
+    )
+
+
+def _simple(module: str, binaries: dict[str, str], ldflags: tuple[str, ...] = (), *,
+            tags: tuple[str, ...] = (), cgo: bool = False,
+            nosumdb: tuple[str, ...] = (), finalize_prereleases: bool = False,
+            drop_imports: tuple[tuple[str, str], ...] = ()) -> Recipe:
+    """A recipe for one module at the component's version; `{v}` in ldflags is `vX.Y.Z`."""
+    def recipe(ctx: Context) -> GoBuild:
+        v = f"v{ctx.version}"
+        flags = tuple(f.format(v=v, bare=ctx.version) for f in ldflags)
+        return GoBuild(requires=((module, v),), primary=module,
+                       binaries=tuple(Binary(p, n) for p, n in binaries.items()),
+                       ldflags=("-s", "-w", *flags), tags=tags, cgo=cgo, nosumdb=nosumdb,
+                       finalize_prereleases=finalize_prereleases, drop_imports=drop_imports)
+    return recipe
+
+
+def _flannel_cni(ctx: Context) -> GoBuild:
+    module, v = FLANNEL_CNI_FALLBACK
+    return GoBuild(
+        requires=((module, v),), primary=module,
+        binaries=(Binary(f"{module}/plugins/meta/flannel", "flannel"),),
+        ldflags=("-s", "-w",
+                 f"-X {module}/pkg/utils/buildversion.BuildVersion=v{ctx.version}+{v}"),
+    )
+
+
+CD = "github.com/containerd/containerd/v2"
+CNI = "github.com/containernetworking/plugins"
+
+GO_RECIPES: dict[str, Recipe] = {
+    "kubernetes": _kubernetes,
+    "etcd": _etcd,
+    "coredns": _simple("github.com/coredns/coredns", {"github.com/coredns/coredns": "coredns"},
+                       ("-X github.com/coredns/coredns/coremain.GitCommit={v}",)),
+    "containerd": _simple(
+        CD, {f"{CD}/cmd/containerd": "containerd",
+             f"{CD}/cmd/containerd-shim-runc-v2": "containerd-shim-runc-v2",
+             f"{CD}/cmd/ctr": "ctr"},
+        (f"-X {CD}/version.Version={{v}}", f"-X {CD}/version.Package={CD.removesuffix('/v2')}"),
+        tags=("urfave_cli_no_docs", "no_btrfs")),
+    # nsenter is C: cgo, and static like upstream's runc.amd64 so nodes need no libseccomp.
+    "runc": _simple(
+        "github.com/opencontainers/runc", {"github.com/opencontainers/runc": "runc"},
+        ("-X main.version={bare}", "-linkmode external", "-extldflags -static"),
+        tags=("seccomp", "urfave_cli_no_docs", "netgo", "osusergo"), cgo=True),
+    "crictl": _simple(
+        "sigs.k8s.io/cri-tools", {"sigs.k8s.io/cri-tools/cmd/crictl": "crictl"},
+        ("-X sigs.k8s.io/cri-tools/pkg/version.Version={v}",),
+        # v1.34.0 is the only tag this proxy serves and sum.golang.org has no entry for it;
+        # it requires k8s.io/* v0.34.0-rc.2, which have none either: use their v0.34.0.
+        nosumdb=("sigs.k8s.io/cri-tools",), finalize_prereleases=True),
+    "cni_plugins": _simple(
+        CNI, {f"{CNI}/plugins/{p}": p.split("/")[1] for p in CNI_PLUGINS},
+        (f"-X {CNI}/pkg/utils/buildversion.BuildVersion={{v}}",)),
+    # The Tencent Cloud VPC backend's SDK versions are not on this proxy (403); the mirror's
+    # flanneld is built without that one backend (vxlan, host-gw, wireguard... all stay).
+    "flannel": _simple(
+        "github.com/flannel-io/flannel", {"github.com/flannel-io/flannel": "flanneld"},
+        ("-X github.com/flannel-io/flannel/pkg/version.Version={v}", "-linkmode external",
+         "-extldflags -static"),
+        tags=("netgo", "osusergo"), cgo=True,  # the udp backend is C, like upstream's build
+        drop_imports=(("main.go", "github.com/flannel-io/flannel/pkg/backend/tencentvpc"),)),
+    "flannel_cni_plugin": _flannel_cni,
+    "helm": _simple(
+        "helm.sh/helm/v3", {"helm.sh/helm/v3/cmd/helm": "helm"},
+        ("-X helm.sh/helm/v3/internal/version.version={v}",
+         "-X helm.sh/helm/v3/internal/version.gitTreeState=clean")),
+    "registry": _simple(
+        "github.com/distribution/distribution/v3",
+        {"github.com/distribution/distribution/v3/cmd/registry": "registry"},
+        ("-X github.com/distribution/distribution/v3/version.version={v}",)),
+}
+
+# Build order: the order `kubeforge mirror build` walks and `--only` accepts.
+COMPONENTS: tuple[str, ...] = (
+    "kubernetes", "pause", "etcd", "coredns", "containerd", "runc", "crictl", "cni_plugins",
+    "flannel", "flannel_cni_plugin", "helm", "registry",
+)
+
+BINARIES: dict[str, tuple[str, ...]] = {
+    "kubernetes": KUBE_BINARIES,
+    "pause": ("pause",),
+    "etcd": ("etcd", "etcdctl", "etcdutl"),
+    "coredns": ("coredns",),
+    "containerd": ("containerd", "containerd-shim-runc-v2", "ctr"),
+    "runc": ("runc",),
+    "crictl": ("crictl",),
+    "cni_plugins": tuple(p.split("/")[1] for p in CNI_PLUGINS),
+    "flannel": ("flanneld",),
+    "flannel_cni_plugin": ("flannel",),
+    "helm": ("helm",),
+    "registry": ("registry",),
+}
+
+
+def version_of(component: str, release: versions.Release) -> str:
+    if component == "registry":
+        return REGISTRY_VERSION
+    return str(getattr(release, component))
+
+
+def source_of(component: str, version: str) -> str:
+    """What the binaries are built from, for BUILDINFO and `status`."""
+    if component == "pause":
+        return "k8s.io/kubernetes build/pause/linux/pause.c (gcc -static)"
+    if component == "flannel_cni_plugin":
+        return "{}@{} plugins/meta/flannel (flannel-io/cni-plugin is not on the proxy)".format(
+            *FLANNEL_CNI_FALLBACK)
+    if component == "kubernetes":
+        return f"k8s.io/kubernetes@v{version} (+ staging modules v0.{version.split('.', 1)[1]})"
+    return ", ".join(f"{m}@{v}" for m, v in GO_RECIPES[component](
+        Context(MirrorLayout(Path("/nonexistent")), versions.RELEASES[versions.DEFAULT_KUBERNETES],
+                version, Path("/nonexistent"))).requires)
+
+
+def _build_pause(ctx: Context, out: Path) -> None:
+    """pause.c ships in the k8s.io/kubernetes module zip; link it statically like upstream."""
+    log = ctx.work / "build.log"
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    info = gotool.module_info("k8s.io/kubernetes", f"v{ctx.release.kubernetes}",
+                              gotool.go_env(), log)
+    source = Path(info["Dir"]) / "build" / "pause" / "linux" / "pause.c"
+    if not source.is_file():
+        raise KubeforgeError(f"{source} is missing from the k8s.io/kubernetes module")
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        cmd = ["gcc", "-Os", "-Wall", "-Werror", "-static", "-s",
+               f"-DVERSION=v{ctx.version}", "-o", str(tmp / "pause"), str(source)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise KubeforgeError(f"building pause failed (is gcc installed? apt-get install gcc "
+                                 f"libc6-dev):\n{proc.stderr.strip()}")
+
+
+def build_component(layout: MirrorLayout, component: str, release: versions.Release) -> Path:
+    """Build one component of `release` unless its versioned output exists; return that dir."""
+    version = version_of(component, release)
+    out = layout.build_dir(component, version)
+    label = f"[mirror] {component.replace('_', '-')} {version}"
+    if out.is_dir():
+        print(f"{label}: cached", flush=True)
+        return out
+    ctx = Context(layout, release, version, layout.work_dir(component, version))
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    print(f"{label}: building {' '.join(BINARIES[component])} ...", flush=True)
+    start = time.monotonic()
+    info: dict[str, object] = {"component": component, "version": version,
+                               "source": source_of(component, version)}
+    if component == "pause":
+        _build_pause(ctx, out)
+    else:
+        (ctx.work / "build.log").write_text("")
+        spec = GO_RECIPES[component](ctx)
+        gotool.build(spec, ctx.work, out)
+        if spec.nosumdb:
+            # Say so where it is recorded: these modules were not checked against sum.golang.org.
+            info["not_in_checksum_db"] = list(spec.nosumdb)
+    took = time.monotonic() - start
+    info["build_seconds"] = round(took, 1)
+    (out / BUILDINFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    print(f"{label}: done (took {human_duration(took)})", flush=True)
+    return out

@@ -1,0 +1,124 @@
+"""The images kubeadm and the default add-ons pull, assembled from the mirror's own binaries.
+
+Static Go binaries need no distribution: they get a tiny "static base" (passwd, group,
+nsswitch, /tmp) like distroless. kube-proxy and flannel exec iptables and conntrack, so they
+sit on the Debian base layer (rootfs.py), shared by digest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeforge import versions
+from kubeforge.errors import KubeforgeError
+from kubeforge.mirror import oci, rootfs
+from kubeforge.mirror.components import version_of
+from kubeforge.mirror.fsutil import human_duration
+from kubeforge.mirror.layout import MirrorLayout
+
+# Images the default add-ons need that kubeadm does not list; candidates for versions.IMAGES.
+# kube-flannel.yml's init container copies the flannel CNI binary out of this image.
+EXTRA_IMAGES: dict[str, str] = {
+    "flannel-cni-plugin": "ghcr.io/flannel-io/flannel-cni-plugin:v{flannel_cni_plugin}",
+}
+
+STATIC_BASE: dict[str, Path | bytes] = {
+    "etc/passwd": b"root:x:0:0:root:/root:/sbin/nologin\n"
+                  b"nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
+                  b"nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
+    "etc/group": b"root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n",
+    "etc/nsswitch.conf": b"hosts: files dns\n",
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    component: str  # the build whose binaries go in
+    files: dict[str, str]  # image path -> binary name in the component's build dir
+    config: oci.ImageConfig
+    base: str  # "static", "debian" or "none"
+
+
+def _bin(name: str) -> oci.ImageConfig:
+    return oci.ImageConfig(entrypoint=(f"/usr/local/bin/{name}",))
+
+
+RECIPES: dict[str, Recipe] = {
+    # kubeadm's static pod manifests say `command: [kube-apiserver, ...]`: binary on PATH.
+    **{name: Recipe("kubernetes", {f"usr/local/bin/{name}": name}, _bin(name), "static")
+       for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")},
+    "kube-proxy": Recipe("kubernetes", {"usr/local/bin/kube-proxy": "kube-proxy"},
+                         _bin("kube-proxy"), "debian"),
+    "etcd": Recipe("etcd", {f"usr/local/bin/{b}": b for b in ("etcd", "etcdctl", "etcdutl")},
+                   _bin("etcd"), "static"),
+    "coredns": Recipe("coredns", {"coredns": "coredns"},
+                      oci.ImageConfig(entrypoint=("/coredns",)), "static"),
+    "pause": Recipe("pause", {"pause": "pause"},
+                    oci.ImageConfig(entrypoint=("/pause",), user="65535:65535"), "none"),
+    "flannel": Recipe("flannel", {"opt/bin/flanneld": "flanneld"},
+                      oci.ImageConfig(entrypoint=("/opt/bin/flanneld",)), "debian"),
+    "flannel-cni-plugin": Recipe("flannel_cni_plugin", {"flannel": "flannel"},
+                                 oci.ImageConfig(cmd=("/bin/sh",)), "debian"),
+}
+
+
+def image_refs(release: versions.Release) -> dict[str, str]:
+    """Image name -> full upstream reference, for versions.IMAGES plus EXTRA_IMAGES."""
+    refs = {name: versions.image_ref(release, name) for name in versions.IMAGES}
+    fields = {k: getattr(release, k) for k in ("flannel_cni_plugin",)}
+    refs.update({name: tmpl.format(**fields) for name, tmpl in EXTRA_IMAGES.items()})
+    return refs
+
+
+class _Layers:
+    """Shared layers, computed at most once per run."""
+
+    def __init__(self, layout: MirrorLayout, images: oci.ImageLayout) -> None:
+        self.layout, self.images = layout, images
+        self._cache: dict[str, oci.Layer] = {}
+
+    def get(self, key: str, make: Callable[[], oci.Layer]) -> oci.Layer:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def base(self, kind: str) -> list[oci.Layer]:
+        if kind == "none":
+            return []
+        if kind == "static":
+            entries = [*oci.file_entries(STATIC_BASE, mode=0o644),
+                       oci.Entry("tmp", "dir", mode=0o1777)]
+            return [self.get("static", lambda: self.images.put_layer(entries, "static base"))]
+        return [self.get("debian", lambda: rootfs.base_layer(self.layout, self.images))]
+
+
+def build_images(layout: MirrorLayout, release: versions.Release,
+                 only: set[str] | None = None) -> dict[str, str]:
+    """Write every image of `release` into the mirror's OCI layout; return ref -> digest."""
+    images = oci.ImageLayout(layout.images)
+    layers = _Layers(layout, images)
+    out: dict[str, str] = {}
+    for name, ref in image_refs(release).items():
+        recipe = RECIPES[name]
+        if only is not None and name not in only and recipe.component not in only:
+            continue
+        label = f"[mirror] image {ref}"
+        if images.has_image(ref):
+            out[ref] = images.index()[ref].digest
+            print(f"{label}: cached", flush=True)
+            continue
+        bindir = layout.build_dir(recipe.component, version_of(recipe.component, release))
+        if not bindir.is_dir():
+            raise KubeforgeError(f"{label} needs {recipe.component} built first: "
+                                 f"kubeforge mirror build --only {recipe.component}")
+        start = time.monotonic()
+        files: dict[str, Path | bytes] = {dst: bindir / src for dst, src in recipe.files.items()}
+        top = images.put_layer(oci.file_entries(files), f"{recipe.component} binaries")
+        desc = images.put_image(ref, [*layers.base(recipe.base), top], recipe.config)
+        out[ref] = desc.digest
+        print(f"{label}: {desc.digest} (took {human_duration(time.monotonic() - start)})",
+              flush=True)
+    return out
