@@ -29,6 +29,17 @@ IDENTITY_MARKER = "etc/kubeforge-machine"
 _INIT_SCRIPT = f"""\
 #!/bin/sh
 # kubeforge lab init: written by `kubeforge lab`, replaced on every start.
+# nspawn's /sys is the host's sysfs, which lists the host's network interfaces (and their MAC
+# addresses) instead of this machine's: mount a sysfs of this network namespace in its place,
+# keeping nspawn's cgroup tree.
+mount --make-rprivate /
+mkdir -p /run/kubeforge/cgroupfs
+if mount --move /sys/fs/cgroup /run/kubeforge/cgroupfs; then
+    mount -t sysfs -o rw,nosuid,nodev,noexec sysfs /sys
+    mount --move /run/kubeforge/cgroupfs /sys/fs/cgroup
+else
+    echo "kubeforge: cannot remount /sys for this machine's network namespace" >&2
+fi
 for src in {CGROUP_BIND_DIR}/*; do
     [ -d "$src" ] || continue
     mount --bind "$src" "/sys/fs/cgroup/${{src##*/}}" || echo "kubeforge: cannot mount $src" >&2

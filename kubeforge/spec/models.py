@@ -88,6 +88,9 @@ class Kubernetes(Model):
     cgroup_driver: Literal["systemd", "cgroupfs"] = Field(
         "systemd", description="kubelet and containerd cgroup driver; cgroupfs where systemd "
         "does not own the cgroup tree (containers such as the lab machines)")
+    in_container: bool = Field(
+        False, description="The hosts are containers (LXC, systemd-nspawn): no negative OOM scores "
+        "for pods and the host keeps the kernel's conntrack table size")
 
     _v = field_validator("version", mode="before")(_strip_v)
 
