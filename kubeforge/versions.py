@@ -27,6 +27,8 @@ class Release:
     flannel: str
     flannel_cni_plugin: str
     helm: str
+    # busybox-static from Debian, for the network checks' test image
+    busybox: str = "1.35.0"
     # Why this release is or is not the default; shown by `kubeforge plan`.
     note: str = ""
     extra: dict[str, str] = field(default_factory=dict)
@@ -118,6 +120,8 @@ IMAGES: dict[str, str] = {
     "coredns": "registry.k8s.io/coredns/coredns:v{coredns}",
     "pause": "registry.k8s.io/pause:{pause}",
     "flannel": "ghcr.io/flannel-io/flannel:v{flannel}",
+    # the small web server and client pods of `kubeforge verify` run (busybox httpd/wget/nslookup)
+    "netcheck": "docker.io/kubeforge/netcheck:{busybox}",
 }
 
 
@@ -135,4 +139,4 @@ def artifact_path(release: Release, artifact: str) -> str:
 
 def image_ref(release: Release, image: str) -> str:
     return IMAGES[image].format(**{k: getattr(release, k) for k in (
-        "kubernetes", "etcd", "coredns", "pause", "flannel")})
+        "kubernetes", "etcd", "coredns", "pause", "flannel", "busybox")})

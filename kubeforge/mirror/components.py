@@ -157,7 +157,7 @@ GO_RECIPES: dict[str, Recipe] = {
 # Build order: the order `kubeforge mirror build` walks and `--only` accepts.
 COMPONENTS: tuple[str, ...] = (
     "kubernetes", "pause", "etcd", "coredns", "containerd", "runc", "crictl", "cni_plugins",
-    "flannel", "flannel_cni_plugin", "helm", "registry",
+    "flannel", "flannel_cni_plugin", "helm", "registry", "busybox",
 )
 
 BINARIES: dict[str, tuple[str, ...]] = {
@@ -173,6 +173,7 @@ BINARIES: dict[str, tuple[str, ...]] = {
     "flannel_cni_plugin": ("flannel",),
     "helm": ("helm",),
     "registry": ("registry",),
+    "busybox": ("busybox",),
 }
 
 
@@ -186,6 +187,8 @@ def source_of(component: str, version: str) -> str:
     """What the binaries are built from, for BUILDINFO and `status`."""
     if component == "pause":
         return "k8s.io/kubernetes build/pause/linux/pause.c (gcc -static)"
+    if component == "busybox":
+        return "Debian package busybox-static (static binary)"
     if component == "flannel_cni_plugin":
         return "{}@{} plugins/meta/flannel (flannel-io/cni-plugin is not on the proxy)".format(
             *FLANNEL_CNI_FALLBACK)
@@ -216,6 +219,23 @@ def _build_pause(ctx: Context, out: Path) -> None:
                                  f"libc6-dev):\n{proc.stderr.strip()}")
 
 
+def _build_busybox(ctx: Context, out: Path) -> None:
+    """A static busybox from Debian's package: httpd, wget and nslookup for the network checks."""
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    for cmd in (["apt-get", "download", "busybox-static"],):
+        proc = subprocess.run(cmd, cwd=ctx.work, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise KubeforgeError(f"`{' '.join(cmd)}` failed (run apt-get update?):\n"
+                                 f"{proc.stderr.strip()}")
+    deb = sorted(ctx.work.glob("busybox-static_*.deb"))[-1]
+    unpacked = ctx.work / "unpacked"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        (tmp / "busybox").write_bytes((unpacked / "bin" / "busybox").read_bytes())
+        (tmp / "busybox").chmod(0o755)
+
+
 def build_component(layout: MirrorLayout, component: str, release: versions.Release) -> Path:
     """Build one component of `release` unless its versioned output exists; return that dir."""
     version = version_of(component, release)
@@ -232,6 +252,8 @@ def build_component(layout: MirrorLayout, component: str, release: versions.Rele
                                "source": source_of(component, version)}
     if component == "pause":
         _build_pause(ctx, out)
+    elif component == "busybox":
+        _build_busybox(ctx, out)
     else:
         (ctx.work / "build.log").write_text("")
         spec = GO_RECIPES[component](ctx)

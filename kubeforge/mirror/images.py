@@ -60,6 +60,8 @@ RECIPES: dict[str, Recipe] = {
                     oci.ImageConfig(entrypoint=("/pause",), user="65535:65535"), "none"),
     "flannel": Recipe("flannel", {"opt/bin/flanneld": "flanneld"},
                       oci.ImageConfig(entrypoint=("/opt/bin/flanneld",)), "debian"),
+    "netcheck": Recipe("busybox", {"bin/busybox": "busybox"},
+                       oci.ImageConfig(cmd=("/bin/sh",)), "debian"),
     "flannel-cni-plugin": Recipe("flannel_cni_plugin", {"flannel": "flannel"},
                                  oci.ImageConfig(cmd=("/bin/sh",)), "debian"),
 }

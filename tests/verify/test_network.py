@@ -13,7 +13,8 @@ testinfra_hosts: list[str] = []
 
 NS = "kubeforge-verify"
 # each pod answers with its own name, so a reply proves which pod (and node) was reached
-SERVE = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
+SERVE = ("mkdir -p /www && busybox hostname > /www/index.html && "
+         "exec busybox httpd -f -p 8080 -h /www")
 
 
 def _manifest(image: str) -> str:
@@ -59,6 +60,7 @@ def netcheck(kubectl: Kubectl, group_vars: dict[str, Any]) -> Iterator[list[dict
     kubectl.run(f"delete namespace {NS} --wait=false", check=False)
 
 
+# `timeout` rather than wget's own -T: Debian's static busybox 1.35 wget crashes with -T.
 def _exec(kubectl: Kubectl, pod: dict[str, Any], cmd: str) -> Any:
     return kubectl.run(f"-n {NS} exec {pod['metadata']['name']} -- {cmd}", check=False)
 
@@ -70,7 +72,7 @@ def test_pod_to_pod_across_nodes(kubectl: Kubectl, netcheck: list[dict[str, Any]
         for dst in netcheck:
             if src["spec"]["nodeName"] == dst["spec"]["nodeName"]:
                 continue
-            res = _exec(kubectl, src, f"wget -qO- -T 5 http://{dst['status']['podIP']}:8080/")
+            res = _exec(kubectl, src, f"timeout 10 busybox wget -qO- http://{dst['status']['podIP']}:8080/")
             if res.rc != 0 or res.stdout.strip() != dst["metadata"]["name"]:
                 failures.append(f"{src['spec']['nodeName']} -> {dst['spec']['nodeName']}: "
                                 f"rc={res.rc} {res.stdout.strip()} {res.stderr.strip()}")
@@ -81,7 +83,7 @@ def test_pod_to_service_by_dns_name(kubectl: Kubectl, netcheck: list[dict[str, A
                                     group_vars: dict[str, Any]) -> None:
     domain = group_vars["kubeforge_network"]["dns_domain"]
     for src in netcheck:
-        res = _exec(kubectl, src, f"wget -qO- -T 5 http://netcheck.{NS}.svc.{domain}/")
+        res = _exec(kubectl, src, f"timeout 10 busybox wget -qO- http://netcheck.{NS}.svc.{domain}/")
         assert res.rc == 0, f"from {src['spec']['nodeName']}: {res.stderr}"
         assert res.stdout.strip().startswith("netcheck-")
 
@@ -90,6 +92,6 @@ def test_coredns_resolves_kubernetes_service(kubectl: Kubectl, netcheck: list[di
                                              group_vars: dict[str, Any]) -> None:
     domain = group_vars["kubeforge_network"]["dns_domain"]
     service_ip = kubectl.json("get service kubernetes")["spec"]["clusterIP"]
-    res = _exec(kubectl, netcheck[0], f"nslookup kubernetes.default.svc.{domain}")
+    res = _exec(kubectl, netcheck[0], f"busybox nslookup kubernetes.default.svc.{domain}")
     assert res.rc == 0, res.stdout + res.stderr
     assert service_ip in res.stdout
