@@ -12,7 +12,7 @@ ENV ?= lab
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables libseccomp-dev pkg-config \
 	dpkg-dev openssh-client rsync gcc libc6-dev
 
-.PHONY: setup apt venv lab mirror lab-down test lint unit test-lab clean
+.PHONY: setup apt venv lab mirror lab-down test lint unit test-lab e2e clean
 
 setup: apt venv
 
@@ -47,7 +47,9 @@ mirror: setup
 lab-down: venv
 	$(BIN)/kubeforge lab down $(ENV)
 
-test: setup lint unit
+# Static checks, unit tests, then the real thing: lab machines, an HA cluster deployed from bare
+# machines with the offline mirror, an idempotent re-run, the testinfra checks and a fault drill.
+test: setup lint unit test-lab e2e
 
 lint: venv
 	$(BIN)/ruff check kubeforge tests
@@ -65,6 +67,17 @@ unit: venv
 # Real machines: needs root, and builds the lab rootfs on first use.
 test-lab: setup
 	$(BIN)/pytest -m lab tests/lab
+
+# End to end on the lab from bare machines (the mirror build is cached by version).
+e2e: setup
+	$(BIN)/kubeforge lab down $(ENV)
+	$(BIN)/kubeforge mirror build
+	$(BIN)/kubeforge lab up $(ENV)
+	$(BIN)/kubeforge deploy $(ENV)
+	$(BIN)/kubeforge deploy $(ENV) --expect-no-changes
+	$(BIN)/kubeforge verify $(ENV)
+	$(BIN)/pytest -p no:cacheprovider -s tests/drills --env $(ENV)
+	$(BIN)/kubeforge lab down $(ENV)
 
 clean:
 	rm -rf .cache .mypy_cache .ruff_cache .pytest_cache

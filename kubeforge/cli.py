@@ -55,7 +55,8 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def _cmd_deploy(args: argparse.Namespace) -> int:
     from kubeforge import runner
 
-    return runner.playbook(args.env, "cluster", args.ansible_args)
+    return runner.playbook(args.env, "cluster", args.ansible_args,
+                           expect_no_changes=args.expect_no_changes)
 
 
 def _cmd_reset(args: argparse.Namespace) -> int:
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("deploy", help="render and run playbooks/cluster.yml (idempotent)")
     _env(p)
+    p.add_argument("--expect-no-changes", action="store_true",
+                   help="exit 3 unless every host reports changed=0 (idempotence check)")
     p.add_argument("ansible_args", nargs=argparse.REMAINDER,
                    help="extra ansible-playbook arguments (for example --check --diff)")
     p.set_defaults(func=_cmd_deploy)

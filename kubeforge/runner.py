@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,25 +42,47 @@ def prepare(env_name: str) -> Path:
     return inventory
 
 
-def run(cmd: Sequence[str], what: str) -> int:
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)")
+
+
+def run(cmd: Sequence[str], what: str) -> tuple[int, dict[str, int]]:
+    """Run `cmd`, streaming its output; returns the exit code and, for a playbook, the changed
+    count per host from its recap."""
     started = time.monotonic()
     print(f"[kubeforge] {what}: {' '.join(cmd)}", flush=True)
-    rc = subprocess.call(list(cmd), cwd=paths.ROOT, env=_env())
+    changed: dict[str, int] = {}
+    with subprocess.Popen(list(cmd), cwd=paths.ROOT, env=_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            if m := RECAP.match(line):
+                changed[m.group(1)] = int(m.group(2))
+        rc = proc.wait()
     print(f"[kubeforge] {what} {'done' if rc == 0 else f'FAILED (rc {rc})'} in "
           f"{time.monotonic() - started:.0f}s", flush=True)
-    return rc
+    return rc, changed
 
 
-def playbook(env_name: str, name: str, extra: Sequence[str] = ()) -> int:
+def playbook(env_name: str, name: str, extra: Sequence[str] = (),
+             expect_no_changes: bool = False) -> int:
     book = paths.ROOT / "playbooks" / f"{name}.yml"
     if not book.is_file():
         raise KubeforgeError(f"no playbook {book}")
     inventory = prepare(env_name)
-    return run([_tool("ansible-playbook"), "-i", str(inventory), str(book), *extra],
-               f"playbook {name} on {env_name}")
+    rc, changed = run([_tool("ansible-playbook"), "-i", str(inventory), str(book), *extra],
+                      f"playbook {name} on {env_name}")
+    total = sum(changed.values())
+    print(f"[kubeforge] changed={total} ({', '.join(f'{h}={n}' for h, n in changed.items())})")
+    if rc == 0 and expect_no_changes and total:
+        print(f"[kubeforge] expected no changes on a converged {env_name}, got {total}",
+              file=sys.stderr)
+        return 3
+    return rc
 
 
 def verify(env_name: str, extra: Sequence[str] = ()) -> int:
     inventory = prepare(env_name)
-    return run([_tool("pytest"), "-p", "no:cacheprovider", str(paths.ROOT / "tests" / "verify"),
-                "--ansible-inventory", str(inventory), *extra], f"verify {env_name}")
+    rc, _ = run([_tool("pytest"), "-p", "no:cacheprovider", str(paths.ROOT / "tests" / "verify"),
+                 "--ansible-inventory", str(inventory), *extra], f"verify {env_name}")
+    return rc

@@ -57,5 +57,12 @@ def test_losing_the_first_control_plane_node(spec: ClusterSpec, kubectl: Kubectl
         conds = json.loads(res.stdout)["status"]["conditions"] if res.returncode == 0 else []
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
 
+    def victim_apiserver_ready() -> bool:
+        # the node object may still say Ready from before; the restarted apiserver cannot lie
+        res = kubectl("--server", f"https://{spec.control_plane[0].address}:6443",
+                      "get", "--raw", "/readyz", timeout=5)
+        return res.returncode == 0 and res.stdout.strip() == "ok"
+
+    assert wait_for(f"{victim}'s kube-apiserver ready again", victim_apiserver_ready, 240)
     assert wait_for(f"{victim} Ready again", victim_ready, 180)
     print(f"{victim} Ready again {time.monotonic() - started:.1f}s after the stop")
