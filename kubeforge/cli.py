@@ -55,8 +55,10 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def _cmd_deploy(args: argparse.Namespace) -> int:
     from kubeforge import runner
 
-    return runner.playbook(args.env, "cluster", args.ansible_args,
-                           expect_no_changes=args.expect_no_changes)
+    # the flag may follow ENV, where argparse hands everything to the ansible arguments
+    extra = [a for a in args.ansible_args if a != "--expect-no-changes"]
+    expect = args.expect_no_changes or len(extra) != len(args.ansible_args)
+    return runner.playbook(args.env, "cluster", extra, expect_no_changes=expect)
 
 
 def _cmd_reset(args: argparse.Namespace) -> int:

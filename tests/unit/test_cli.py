@@ -56,3 +56,17 @@ def test_committed_schema_is_current() -> None:
     schema = json.loads(committed)
     assert schema["additionalProperties"] is False
     assert "hosts" in schema["required"]
+
+
+def test_deploy_flag_after_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubeforge import runner
+
+    seen: dict[str, object] = {}
+
+    def fake(env: str, name: str, extra: list[str], expect_no_changes: bool = False) -> int:
+        seen.update(env=env, extra=extra, expect=expect_no_changes)
+        return 0
+
+    monkeypatch.setattr(runner, "playbook", fake)
+    assert main(["deploy", "lab", "--expect-no-changes", "--diff"]) == 0
+    assert seen == {"env": "lab", "extra": ["--diff"], "expect": True}
