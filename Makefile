@@ -12,7 +12,7 @@ ENV ?= lab
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables libseccomp-dev pkg-config \
 	dpkg-dev openssh-client rsync gcc libc6-dev
 
-.PHONY: setup apt venv lab mirror lab-down test lint unit test-lab e2e clean
+.PHONY: setup apt venv lab mirror lab-down test lint unit test-lab e2e molecule clean
 
 setup: apt venv
 
@@ -78,6 +78,13 @@ e2e: setup
 	$(BIN)/kubeforge verify $(ENV)
 	$(BIN)/pytest -p no:cacheprovider -s tests/drills --env $(ENV)
 	$(BIN)/kubeforge lab down $(ENV)
+
+# Molecule scenarios (molecule/<role>/) on their own small lab (inventories/molecule).
+SCENARIO ?= containerd
+molecule: setup
+	$(BIN)/kubeforge lab up molecule
+	$(BIN)/kubeforge render molecule
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/molecule test -s $(SCENARIO)
 
 clean:
 	rm -rf .cache .mypy_cache .ruff_cache .pytest_cache
