@@ -77,6 +77,24 @@ RELEASES: dict[str, Release] = {
 
 DEFAULT_KUBERNETES = "1.34.4"
 
+# Add-ons: versioned apart from Kubernetes releases; one tested combination per kubeforge release.
+# Traefik v3.7+ needs a nested module (traefik/dynamic/ext) the module proxy cannot serve, so the
+# proxy is v3.6 under chart 41 (whose appVersion is v3.7): the chart's image tag is pinned.
+TRAEFIK = "3.6.12"
+TRAEFIK_CHART = "41.6.0"
+GATEWAY_API = "1.4.1"
+CERT_MANAGER = "1.21.2"
+# cert-manager's binaries moved to untagged nested modules in v1.12; the proxy refuses every
+# pseudo-version of them (403). v1.11.5 is the newest release an offline mirror can build.
+CERT_MANAGER_MIRROR = "1.11.5"
+PEBBLE = "2.10.1"
+
+# Chart repositories the add-on sections use by default (a spec's mirrors.charts replaces them).
+UPSTREAM_CHART_REPOS: dict[str, str] = {
+    "traefik": "https://traefik.github.io/charts",
+    "cert-manager": "https://charts.jetstack.io",
+}
+
 # Upstream base URLs; a spec's `mirrors` section replaces them one by one.
 UPSTREAM_BINARIES = "https://dl.k8s.io"
 UPSTREAM_GITHUB = "https://github.com"
@@ -108,6 +126,10 @@ ARTIFACT_PATHS: dict[str, tuple[str, str]] = {
     ),
     "etcd": ("github", "etcd-io/etcd/releases/download/v{v}/etcd-v{v}-linux-amd64.tar.gz"),
     "helm": ("helm", "helm-v{v}-linux-amd64.tar.gz"),
+    # CRDs of the Gateway API standard channel (Traefik's Gateway provider)
+    "gateway_api": (
+        "github", "kubernetes-sigs/gateway-api/releases/download/v{v}/standard-install.yaml",
+    ),
 }
 
 # Images kubeadm and the default add-ons pull, as upstream names them ({v} per Release field).
@@ -129,6 +151,8 @@ def component_version(release: Release, artifact: str) -> str:
     """The version of `artifact` (a key of ARTIFACT_PATHS) in `release`."""
     if artifact in ("kubeadm", "kubelet", "kubectl"):
         return release.kubernetes
+    if artifact == "gateway_api":
+        return GATEWAY_API
     return str(getattr(release, artifact))
 
 

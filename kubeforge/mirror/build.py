@@ -11,12 +11,12 @@ from collections.abc import Sequence
 
 from kubeforge import versions
 from kubeforge.errors import KubeforgeError
-from kubeforge.mirror import checksums, components, debs, files, images
+from kubeforge.mirror import charts, checksums, components, debs, files, images
 from kubeforge.mirror.fsutil import human_duration
 from kubeforge.mirror.layout import MirrorLayout
 
 # --only accepts the components plus these steps.
-STEPS: tuple[str, ...] = ("images", "debs")
+STEPS: tuple[str, ...] = ("images", "charts", "debs")
 
 
 def choices() -> tuple[str, ...]:
@@ -45,6 +45,10 @@ def build(releases: Sequence[str] = (versions.DEFAULT_KUBERNETES,),
                                                               images.RECIPES.values()}:
             images.build_images(lay, rel, None if wanted is None or "images" in wanted
                                 else wanted)
+        if wanted is None or "charts" in wanted:
+            made = [*charts.build_charts(lay, rel), charts.build_gateway_api(lay, rel)]
+            for path in filter(None, made):
+                print(f"[mirror] chart repo {path.relative_to(lay.files)}: written", flush=True)
     if wanted is None or "debs" in wanted:
         debs.build_repo(lay)
     table = checksums.write_table(lay)

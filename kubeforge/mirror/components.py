@@ -108,6 +108,12 @@ def _flannel_cni(ctx: Context) -> GoBuild:
 
 
 CD = "github.com/containerd/containerd/v2"
+CM = "github.com/cert-manager/cert-manager"
+CM_BINARIES = ("controller", "webhook", "cainjector", "acmesolver")
+PEBBLE = "github.com/letsencrypt/pebble/v2"
+# Files of pebble's module (under test/) that its image carries next to the binary.
+PEBBLE_FILES = ("certs/localhost/cert.pem", "certs/localhost/key.pem", "certs/pebble.minica.pem",
+                "config/pebble-config.json")
 CNI = "github.com/containernetworking/plugins"
 
 GO_RECIPES: dict[str, Recipe] = {
@@ -148,6 +154,15 @@ GO_RECIPES: dict[str, Recipe] = {
         "helm.sh/helm/v3", {"helm.sh/helm/v3/cmd/helm": "helm"},
         ("-X helm.sh/helm/v3/internal/version.version={v}",
          "-X helm.sh/helm/v3/internal/version.gitTreeState=clean")),
+    # Upstream's replace (containous forks) and exclude lines are copied by the wrapper.
+    "traefik": _simple(
+        "github.com/traefik/traefik/v3", {"github.com/traefik/traefik/v3/cmd/traefik": "traefik"},
+        ("-X github.com/traefik/traefik/v3/pkg/version.Version={v}",)),
+    # Up to v1.11 the binaries' main packages are in the main module (versions.CERT_MANAGER_MIRROR).
+    "cert_manager": _simple(
+        CM, {f"{CM}/cmd/{b}": f"cert-manager-{b}" for b in CM_BINARIES},
+        (f"-X {CM}/pkg/util.AppVersion={{v}}",)),
+    "pebble": _simple(PEBBLE, {f"{PEBBLE}/cmd/pebble": "pebble"}),
     "registry": _simple(
         "github.com/distribution/distribution/v3",
         {"github.com/distribution/distribution/v3/cmd/registry": "registry"},
@@ -157,8 +172,17 @@ GO_RECIPES: dict[str, Recipe] = {
 # Build order: the order `kubeforge mirror build` walks and `--only` accepts.
 COMPONENTS: tuple[str, ...] = (
     "kubernetes", "pause", "etcd", "coredns", "containerd", "runc", "crictl", "cni_plugins",
-    "flannel", "flannel_cni_plugin", "helm", "registry", "busybox",
+    "flannel", "flannel_cni_plugin", "helm", "registry", "busybox", "traefik", "cert_manager",
+    "pebble",
 )
+
+# Versions of the components that are not part of a Kubernetes release.
+ADDON_VERSIONS: dict[str, str] = {
+    "registry": REGISTRY_VERSION,
+    "traefik": versions.TRAEFIK,
+    "cert_manager": versions.CERT_MANAGER_MIRROR,
+    "pebble": versions.PEBBLE,
+}
 
 BINARIES: dict[str, tuple[str, ...]] = {
     "kubernetes": KUBE_BINARIES,
@@ -174,12 +198,15 @@ BINARIES: dict[str, tuple[str, ...]] = {
     "helm": ("helm",),
     "registry": ("registry",),
     "busybox": ("busybox",),
+    "traefik": ("traefik",),
+    "cert_manager": tuple(f"cert-manager-{b}" for b in CM_BINARIES),
+    "pebble": ("pebble",),
 }
 
 
 def version_of(component: str, release: versions.Release) -> str:
-    if component == "registry":
-        return REGISTRY_VERSION
+    if component in ADDON_VERSIONS:
+        return ADDON_VERSIONS[component]
     return str(getattr(release, component))
 
 
@@ -236,6 +263,16 @@ def _build_busybox(ctx: Context, out: Path) -> None:
         (tmp / "busybox").chmod(0o755)
 
 
+def _copy_module_files(ctx: Context, module: str, subdir: str, names: tuple[str, ...],
+                       out: Path) -> None:
+    info = gotool.module_info(module, f"v{ctx.version}", gotool.go_env(), ctx.work / "build.log")
+    for name in names:
+        dest = out / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes((Path(info["Dir"]) / subdir / name).read_bytes())
+        dest.chmod(0o644)
+
+
 def build_component(layout: MirrorLayout, component: str, release: versions.Release) -> Path:
     """Build one component of `release` unless its versioned output exists; return that dir."""
     version = version_of(component, release)
@@ -258,6 +295,8 @@ def build_component(layout: MirrorLayout, component: str, release: versions.Rele
         (ctx.work / "build.log").write_text("")
         spec = GO_RECIPES[component](ctx)
         gotool.build(spec, ctx.work, out)
+        if component == "pebble":
+            _copy_module_files(ctx, PEBBLE, "test", PEBBLE_FILES, out)
         if spec.nosumdb:
             # Say so where it is recorded: these modules were not checked against sum.golang.org.
             info["not_in_checksum_db"] = list(spec.nosumdb)

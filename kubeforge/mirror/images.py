@@ -15,7 +15,7 @@ from pathlib import Path
 from kubeforge import versions
 from kubeforge.errors import KubeforgeError
 from kubeforge.mirror import oci, rootfs
-from kubeforge.mirror.components import version_of
+from kubeforge.mirror.components import CM_BINARIES, PEBBLE_FILES, version_of
 from kubeforge.mirror.fsutil import human_duration
 from kubeforge.mirror.layout import MirrorLayout
 
@@ -23,6 +23,14 @@ from kubeforge.mirror.layout import MirrorLayout
 # kube-flannel.yml's init container copies the flannel CNI binary out of this image.
 EXTRA_IMAGES: dict[str, str] = {
     "flannel-cni-plugin": "ghcr.io/flannel-io/flannel-cni-plugin:v{flannel_cni_plugin}",
+}
+
+# Add-on images, versioned apart from the Kubernetes release (versions.TRAEFIK, ...).
+ADDON_IMAGES: dict[str, str] = {
+    "traefik": f"docker.io/traefik:v{versions.TRAEFIK}",
+    **{f"cert-manager-{b}": f"quay.io/jetstack/cert-manager-{b}:v{versions.CERT_MANAGER_MIRROR}"
+       for b in CM_BINARIES},
+    "pebble": f"ghcr.io/letsencrypt/pebble:v{versions.PEBBLE}",
 }
 
 STATIC_BASE: dict[str, Path | bytes] = {
@@ -64,6 +72,20 @@ RECIPES: dict[str, Recipe] = {
                        oci.ImageConfig(cmd=("/bin/sh",)), "debian"),
     "flannel-cni-plugin": Recipe("flannel_cni_plugin", {"flannel": "flannel"},
                                  oci.ImageConfig(cmd=("/bin/sh",)), "debian"),
+    "traefik": Recipe("traefik", {"usr/local/bin/traefik": "traefik"},
+                      oci.ImageConfig(entrypoint=("/usr/local/bin/traefik",), user="65532:65532"),
+                      "static"),
+    # the charts run these as non-root and check it: the image says so (like upstream's)
+    **{f"cert-manager-{b}": Recipe(
+        "cert_manager", {f"app/cmd/{b}/{b}": f"cert-manager-{b}"},
+        oci.ImageConfig(entrypoint=(f"/app/cmd/{b}/{b}",), user="1000:1000"), "static")
+       for b in CM_BINARIES},
+    # pebble's own test certificate (SANs pebble, localhost) and config, where upstream's image
+    # keeps them: a client reaching the service as `pebble` trusts test/certs/pebble.minica.pem
+    "pebble": Recipe("pebble", {"app/pebble": "pebble", **{f"test/{f}": f for f in PEBBLE_FILES}},
+                     oci.ImageConfig(entrypoint=("/app/pebble",), workdir="/",
+                                     cmd=("-config", "/test/config/pebble-config.json")),
+                     "static"),
 }
 
 
@@ -72,6 +94,7 @@ def image_refs(release: versions.Release) -> dict[str, str]:
     refs = {name: versions.image_ref(release, name) for name in versions.IMAGES}
     fields = {k: getattr(release, k) for k in ("flannel_cni_plugin",)}
     refs.update({name: tmpl.format(**fields) for name, tmpl in EXTRA_IMAGES.items()})
+    refs.update(ADDON_IMAGES)
     return refs
 
 

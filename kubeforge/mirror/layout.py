@@ -131,7 +131,9 @@ def spec_mirrors(addr: str, layout: MirrorLayout | None = None) -> dict[str, obj
         "binaries": files,
         "github": f"{files}/{BASE_PREFIX['github']}",
         "helm": f"{files}/{BASE_PREFIX['helm']}",
-        "images": {host: [registry] for host in ("registry.k8s.io", "ghcr.io", "docker.io")},
+        "images": {host: [registry] for host in ("registry.k8s.io", "ghcr.io", "docker.io",
+                                                 "quay.io")},
+        "charts": f"{files}/charts",
         "apt": f"{files}/debian",
         "checksums_file": str(layout.checksums_file),
     }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from kubeforge import versions
+from kubeforge import paths, versions
 from kubeforge.spec.models import ClusterSpec
 
 Loc = tuple[str | int, ...]
@@ -169,10 +169,15 @@ def cni_options(spec: ClusterSpec) -> Iterator[Problem]:
                           f"{ca.mode} (no BGP)", "remove bgp_asn or use mode bgp")
 
 
+# namespace/name of the releases the ingress and cert_manager sections expand into (addons.py)
+_RESERVED_RELEASES = {("traefik", "traefik"), ("cert-manager", "cert-manager"),
+                      ("cert-manager", "kubeforge-issuers")}
+
+
 def releases(spec: ClusterSpec) -> Iterator[Problem]:
     seen: set[tuple[str, str]] = set()
     for i, r in enumerate(spec.releases):
-        if r.version is None:
+        if r.version is None and r.source.path is None:
             yield Problem(("releases", i, "version"), f"chart {r.chart!r} of release {r.name} has "
                           "no version", "pin the chart version (floating charts make re-runs "
                           "change things nobody declared)")
@@ -182,6 +187,10 @@ def releases(spec: ClusterSpec) -> Iterator[Problem]:
                           f"{len(sources) or 'no'} chart source(s) {sources or ''}".rstrip(),
                           "set exactly one of source.repo, source.oci or source.path")
         key = (r.namespace, r.name)
+        if key in _RESERVED_RELEASES:
+            yield Problem(("releases", i, "name"), f"release {r.namespace}/{r.name} is the one "
+                          "kubeforge installs for the ingress/cert_manager sections",
+                          "configure it there (e.g. ingress.values) or pick another name")
         if key in seen:
             yield Problem(("releases", i, "name"), f"release {r.namespace}/{r.name} is declared "
                           "twice", "give each release in a namespace its own name")
@@ -256,7 +265,8 @@ def files_exist(spec: ClusterSpec) -> Iterator[Problem]:
         if not path.exists():
             hint = ("run `kubeforge lab up` first, it creates the lab's SSH key and known_hosts"
                     if spec.lab and loc[0] == "ssh" else
-                    "run `kubeforge mirror build` first" if loc[-1] == "checksums_file" else
+                    "run `kubeforge mirror build` first" if loc[-1] == "checksums_file"
+                    or path.is_relative_to(paths.cache_dir() / "mirror") else
                     "fix the path (relative paths start at the spec file's folder)")
             yield Problem(loc, f"{what} {path} does not exist", hint)
 

@@ -1,0 +1,181 @@
+"""The one list of add-ons a cluster declares, as both adapters (Ansible, Pulumi) consume it.
+
+The spec's first-class `ingress` and `cert_manager` sections expand into Helm releases with the
+values kubeforge needs, followed by the user's own `releases`. Values files are merged here, on
+the control host, so every adapter gets one finished values tree per release and nothing is
+declared twice. Order matters: a release may use what the ones before it installed (CRDs,
+webhooks), so each one is installed and ready before the next starts.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubeforge import versions
+from kubeforge.errors import KubeforgeError
+from kubeforge.spec.models import ClusterSpec, Issuer, Release
+
+# Names the expansion uses; a user release with the same namespace/name is an error (rules.py).
+TRAEFIK = ("traefik", "traefik")
+CERT_MANAGER = ("cert-manager", "cert-manager")
+ISSUERS = ("cert-manager", "kubeforge-issuers")
+RESERVED: tuple[tuple[str, str], ...] = (TRAEFIK, CERT_MANAGER, ISSUERS)
+
+# Charts shipped inside the kubeforge package (kubeforge/data/charts/<name>).
+BUILTIN_CHARTS = "data/charts"
+
+DEFAULT_ISSUER = Issuer(name="kubeforge-ca", type="selfsigned_ca")
+
+
+@dataclass(frozen=True)
+class PlannedRelease:
+    """One Helm release, fully resolved: where the chart comes from and its final values."""
+
+    name: str
+    namespace: str
+    chart: str
+    version: str | None
+    repo: str | None = None
+    oci: str | None = None
+    path: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "namespace": self.namespace, "chart": self.chart,
+                "version": self.version, "repo": self.repo, "oci": self.oci, "path": self.path,
+                "values": self.values}
+
+
+def builtin_chart(name: str) -> Path:
+    return Path(str(resources.files("kubeforge").joinpath(f"{BUILTIN_CHARTS}/{name}")))
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge: mappings merge key by key, anything else in `override` wins."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _semver(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.lstrip("v").split("-")[0].split("."))
+
+
+def traefik_values(spec: ClusterSpec) -> dict[str, Any]:
+    """Traefik on every node (control plane too) on host ports 80/443: no load balancer needed."""
+    gateway = spec.ingress.gateway_api
+    return {
+        "image": {"tag": f"v{versions.TRAEFIK}"},
+        "deployment": {"kind": "DaemonSet"},
+        # a host port cannot be held twice on one node: replace pods in place
+        "updateStrategy": {"rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+        "ports": {"web": {"hostPort": 80}, "websecure": {"hostPort": 443}},
+        "service": {"type": "ClusterIP"},
+        "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+                         "effect": "NoSchedule"}],
+        "ingressClass": {"enabled": True, "isDefaultClass": True, "name": "traefik"},
+        "providers": {"kubernetesGateway": {"enabled": gateway}},
+        "gateway": {"enabled": gateway,
+                    "listeners": {"web": {"namespacePolicy": {"from": "All"}}}},
+        "gatewayClass": {"enabled": gateway},
+    }
+
+
+def cert_manager_values(version: str) -> dict[str, Any]:
+    crds = ({"installCRDs": True} if _semver(version) < (1, 15)
+            else {"crds": {"enabled": True, "keep": True}})
+    # the release waits for the webhook itself; startupapicheck would need the cmctl image
+    return {**crds, "startupapicheck": {"enabled": False}}
+
+
+def _read_ca_bundle(issuer: Issuer) -> str | None:
+    assert issuer.acme is not None
+    path = issuer.acme.ca_bundle_file
+    if path is None:
+        return None
+    try:
+        return base64.b64encode(Path(path).read_bytes()).decode()
+    except OSError as exc:
+        raise KubeforgeError(f"cert_manager issuer {issuer.name}: cannot read ca_bundle_file "
+                             f"{path}: {exc.strerror}") from None
+
+
+def issuer_values(spec: ClusterSpec) -> dict[str, Any]:
+    out: list[dict[str, Any]] = []
+    for iss in spec.cert_manager.issuers or [DEFAULT_ISSUER]:
+        item: dict[str, Any] = {"name": iss.name, "type": iss.type}
+        if iss.acme is not None:
+            item["acme"] = {"server": iss.acme.server, "email": iss.acme.email,
+                            "ingressClass": iss.acme.ingress_class,
+                            "caBundle": _read_ca_bundle(iss)}
+        out.append(item)
+    return {"issuers": out}
+
+
+def _repo(spec: ClusterSpec, upstream: str | None) -> str | None:
+    return spec.mirrors.charts.rstrip("/") if spec.mirrors.charts and upstream else upstream
+
+
+def _values_files(r: Release) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for path in r.values_files:
+        try:
+            data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise KubeforgeError(f"release {r.namespace}/{r.name}: values file {path}: "
+                                 f"{exc}") from None
+        if not isinstance(data, dict):
+            raise KubeforgeError(f"release {r.namespace}/{r.name}: values file {path} must hold "
+                                 "a mapping at the top level")
+        merged = merge(merged, data)
+    return merged
+
+
+def user_release(spec: ClusterSpec, r: Release) -> PlannedRelease:
+    return PlannedRelease(
+        name=r.name, namespace=r.namespace, chart=r.chart, version=r.version,
+        repo=_repo(spec, r.source.repo), oci=r.source.oci,
+        path=str(r.source.path) if r.source.path else None,
+        values=merge(_values_files(r), r.values))
+
+
+def expand(spec: ClusterSpec) -> list[PlannedRelease]:
+    """Every Helm release of the cluster, in install order."""
+    out: list[PlannedRelease] = []
+    if spec.ingress.controller == "traefik":
+        ns, name = TRAEFIK
+        out.append(PlannedRelease(
+            name=name, namespace=ns, chart="traefik",
+            version=spec.ingress.version or versions.TRAEFIK_CHART,
+            repo=_repo(spec, versions.UPSTREAM_CHART_REPOS["traefik"]),
+            values=merge(traefik_values(spec), spec.ingress.values)))
+    cm = spec.cert_manager
+    if cm.enabled:
+        version = cm.version or versions.CERT_MANAGER
+        ns, name = CERT_MANAGER
+        out.append(PlannedRelease(
+            name=name, namespace=ns, chart="cert-manager", version=f"v{version.lstrip('v')}",
+            repo=_repo(spec, versions.UPSTREAM_CHART_REPOS["cert-manager"]),
+            values=cert_manager_values(version)))
+        ns, name = ISSUERS
+        out.append(PlannedRelease(
+            name=name, namespace=ns, chart=name, version=None,
+            path=str(builtin_chart(name)), values=issuer_values(spec)))
+    out.extend(user_release(spec, r) for r in spec.releases)
+    return out
+
+
+def manifests(spec: ClusterSpec) -> list[str]:
+    """Artifacts (versions.ARTIFACT_PATHS) applied before the releases: CRDs that charts need."""
+    return ["gateway_api"] if spec.ingress.controller == "traefik" and spec.ingress.gateway_api \
+        else []

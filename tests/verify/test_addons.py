@@ -1,0 +1,261 @@
+"""Add-ons: every declared release deployed and ready, CRDs served, issuers ready, and the test
+application answering through the ingress on every node, over HTTPS with a certificate that
+chains to the issuing CA."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+
+from .conftest import Kubectl
+
+testinfra_hosts: list[str] = []
+
+HELM = "helm --kubeconfig /etc/kubernetes/admin.conf"
+KUBECTL_APPLY = "kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f -"
+NS = "kubeforge-verify"
+
+CRDS: dict[str, tuple[str, ...]] = {
+    "cert-manager": ("certificates.cert-manager.io", "certificaterequests.cert-manager.io",
+                     "issuers.cert-manager.io", "clusterissuers.cert-manager.io",
+                     "orders.acme.cert-manager.io", "challenges.acme.cert-manager.io"),
+    "traefik": ("ingressroutes.traefik.io", "middlewares.traefik.io", "tlsoptions.traefik.io"),
+    "gateway_api": ("gatewayclasses.gateway.networking.k8s.io",
+                    "gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io"),
+}
+
+
+def _releases(group_vars: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(group_vars.get("kubeforge_releases") or [])
+
+
+def _release(group_vars: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((r for r in _releases(group_vars) if r["name"] == name), None)
+
+
+def _ids(group_vars: dict[str, Any]) -> list[str]:
+    return [f"{r['namespace']}/{r['name']}" for r in _releases(group_vars)]
+
+
+def _wait(what: str, probe: Callable[[], str | None], timeout: float = 180) -> None:
+    """Poll `probe` (None = done, else why not yet) until done or fail with the last reason."""
+    deadline = time.monotonic() + timeout
+    while (why := probe()) is not None:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout:.0f}s: {why}")
+        time.sleep(2)
+
+
+@pytest.fixture(scope="module")
+def node_addresses(pytestconfig: pytest.Config,
+                   inventory_hosts: dict[str, list[str]]) -> dict[str, str]:
+    inventory = pytestconfig.getoption("ansible_inventory")
+    runner = testinfra.utils.ansible_runner.AnsibleRunner(inventory)
+    return {h: str(runner.get_variables(h)["ansible_host"]) for h in inventory_hosts["cluster"]}
+
+
+def test_every_release_is_deployed_at_its_version(group_vars: dict[str, Any],
+                                                  first_cp: Any) -> None:
+    releases = _releases(group_vars)
+    if not releases:
+        pytest.skip("no add-ons declared")
+    problems = []
+    for r in releases:
+        res = first_cp.run(f"{HELM} -n {r['namespace']} list --filter '^{r['name']}$' -o json")
+        found = json.loads(res.stdout or "[]") if res.rc == 0 else []
+        if not found:
+            problems.append(f"{r['namespace']}/{r['name']}: not installed ({res.stderr.strip()})")
+            continue
+        rel = found[0]
+        if rel["status"] != "deployed":
+            problems.append(f"{r['namespace']}/{r['name']}: status {rel['status']}")
+        if r["version"] and rel["chart"] != f"{r['chart']}-{r['version']}":
+            problems.append(f"{r['namespace']}/{r['name']}: chart {rel['chart']}, declared "
+                            f"{r['chart']}-{r['version']}")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_undeclared_release_is_recorded(group_vars: dict[str, Any], kubectl: Kubectl) -> None:
+    """The record a later run uses to uninstall removed releases matches the declared list."""
+    if not _releases(group_vars):
+        pytest.skip("no add-ons declared")
+    cm = kubectl.json("-n kube-system get configmap kubeforge-releases")
+    assert json.loads(cm["data"]["releases"]) == _ids(group_vars)
+
+
+def test_every_release_workload_is_ready(group_vars: dict[str, Any], kubectl: Kubectl) -> None:
+    problems = []
+    for r in _releases(group_vars):
+        kinds = "deployments,daemonsets,statefulsets"
+        items = kubectl.json(f"-n {r['namespace']} get {kinds}")["items"]
+        mine = [i for i in items if i["metadata"].get("annotations", {})
+                .get("meta.helm.sh/release-name") == r["name"]]
+        for w in mine:
+            st, kind = w.get("status", {}), w["kind"]
+            want = st.get("desiredNumberScheduled") if kind == "DaemonSet" else \
+                w["spec"].get("replicas", 1)
+            ready = st.get("numberReady" if kind == "DaemonSet" else "readyReplicas", 0)
+            if not want or ready != want:
+                problems.append(f"{kind} {r['namespace']}/{w['metadata']['name']}: "
+                                f"{ready}/{want} ready")
+    assert not problems, "\n".join(problems)
+
+
+def test_ingress_runs_on_every_node(group_vars: dict[str, Any], kubectl: Kubectl,
+                                    inventory_hosts: dict[str, list[str]]) -> None:
+    if _release(group_vars, "traefik") is None:
+        pytest.skip("no Traefik release declared")
+    pods = kubectl.json("-n traefik get pods -l app.kubernetes.io/name=traefik")["items"]
+    nodes = {p["spec"].get("nodeName") for p in pods
+             if any(c["type"] == "Ready" and c["status"] == "True"
+                    for c in p.get("status", {}).get("conditions", []))}
+    assert nodes == set(inventory_hosts["cluster"])
+
+
+@pytest.mark.parametrize("addon", sorted(CRDS))
+def test_crds_are_established(addon: str, group_vars: dict[str, Any], kubectl: Kubectl) -> None:
+    declared = {r["name"] for r in _releases(group_vars)} | \
+        {m["name"] for m in group_vars.get("kubeforge_addon_manifests") or []}
+    if addon not in declared:
+        pytest.skip(f"{addon} is not declared")
+    for crd in CRDS[addon]:
+        conds = kubectl.json(f"get crd {crd}")["status"]["conditions"]
+        assert any(c["type"] == "Established" and c["status"] == "True" for c in conds), crd
+
+
+def _issuers(group_vars: dict[str, Any]) -> list[dict[str, Any]]:
+    rel = _release(group_vars, "kubeforge-issuers")
+    return list(rel["values"]["issuers"]) if rel else []
+
+
+def test_cluster_issuers_are_ready(group_vars: dict[str, Any], kubectl: Kubectl) -> None:
+    issuers = _issuers(group_vars)
+    if not issuers:
+        pytest.skip("cert-manager is not declared")
+
+    def probe() -> str | None:
+        waiting = []
+        for iss in issuers:
+            conds = kubectl.json(f"get clusterissuer {iss['name']}").get("status", {}) \
+                .get("conditions", [])
+            if not any(c["type"] == "Ready" and c["status"] == "True" for c in conds):
+                waiting.append(f"{iss['name']}: {[c.get('message') for c in conds]}")
+        return "; ".join(waiting) or None
+    _wait("ClusterIssuers Ready", probe)
+
+
+def _openssl(*args: str, stdin: str | None = None) -> str:
+    proc = subprocess.run(["openssl", *args], input=stdin, capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, f"openssl {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
+def test_ca_issuer_signs_a_certificate(group_vars: dict[str, Any], kubectl: Kubectl,
+                                      tmp_path: Path) -> None:
+    ca = next((i for i in _issuers(group_vars) if i["type"] == "selfsigned_ca"), None)
+    if ca is None:
+        pytest.skip("no self-signed CA issuer declared")
+    kubectl.run(f"create namespace {NS} --dry-run=client -o yaml | {KUBECTL_APPLY}")
+    cert = f"""
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {{name: ca-check, namespace: {NS}}}
+spec:
+  secretName: ca-check
+  dnsNames: [ca-check.{NS}.svc]
+  issuerRef: {{kind: ClusterIssuer, name: {ca['name']}}}
+"""
+    kubectl.host.run(f"echo '{cert}' | {KUBECTL_APPLY}")
+
+    def probe() -> str | None:
+        conds = kubectl.json(f"-n {NS} get certificate ca-check").get("status", {}) \
+            .get("conditions", [])
+        ok = any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+        return None if ok else str([c.get("message") for c in conds])
+    _wait("Certificate from the CA issuer", probe, 90)
+    data = kubectl.json(f"-n {NS} get secret ca-check")["data"]
+    root = kubectl.json(f"-n cert-manager get secret {ca['name']}-root")["data"]["tls.crt"]
+    (tmp_path / "ca.pem").write_bytes(base64.b64decode(root))
+    (tmp_path / "leaf.pem").write_bytes(base64.b64decode(data["tls.crt"]))
+    out = _openssl("verify", "-CAfile", str(tmp_path / "ca.pem"), str(tmp_path / "leaf.pem"))
+    assert out.strip().endswith("OK")
+
+
+def _echo(group_vars: dict[str, Any]) -> dict[str, Any]:
+    rel = _release(group_vars, "echo")
+    if rel is None:
+        pytest.skip("the echo test application is not declared (the lab declares it)")
+    return rel
+
+
+def _get(url: str, host: str, timeout: float = 5) -> tuple[int, str]:
+    req = urllib.request.Request(url, headers={"Host": host})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read().decode()
+    except OSError as exc:
+        return 0, str(exc)
+
+
+def test_app_answers_through_the_ingress_on_every_node(group_vars: dict[str, Any],
+                                                       node_addresses: dict[str, str]) -> None:
+    host = _echo(group_vars)["values"]["ingress"]["host"]
+    for node, addr in node_addresses.items():
+        status, body = _get(f"http://{addr}/", host)
+        assert status == 200 and body.startswith("echo from"), f"{node} ({addr}): {status} {body}"
+
+
+def test_app_answers_through_the_gateway_api_route(group_vars: dict[str, Any],
+                                                   node_addresses: dict[str, str]) -> None:
+    if not group_vars.get("kubeforge_addon_manifests"):
+        pytest.skip("the Gateway API is not declared")
+    host = _echo(group_vars)["values"]["gateway"]["host"]
+    addr = next(iter(node_addresses.values()))
+    _wait("HTTPRoute answering", lambda: None if _get(f"http://{addr}/", host)[0] == 200
+          else str(_get(f"http://{addr}/", host)), 60)
+
+
+def _pebble_root(kubectl: Kubectl) -> str:
+    """Pebble makes a new root at every start; its management API hands it out."""
+    return str(kubectl.run("get --raw /api/v1/namespaces/cert-manager/services/"
+                           "https:pebble:management/proxy/roots/0").stdout)
+
+
+def test_ingress_serves_the_acme_certificate_on_every_node(
+        group_vars: dict[str, Any], kubectl: Kubectl, node_addresses: dict[str, str]) -> None:
+    echo = _echo(group_vars)
+    issuer = echo["values"]["ingress"].get("clusterIssuer")
+    if not issuer:
+        pytest.skip("the test application's Ingress asks for no certificate")
+    host = echo["values"]["ingress"]["host"]
+    ns = echo["namespace"]
+
+    def probe() -> str | None:
+        conds = kubectl.json(f"-n {ns} get certificate echo-tls").get("status", {}) \
+            .get("conditions", [])
+        ok = any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+        return None if ok else str([c.get("message") for c in conds])
+    _wait("ACME certificate echo-tls issued", probe)
+    ctx = ssl.create_default_context(cadata=_pebble_root(kubectl))
+    for node, addr in node_addresses.items():
+        with socket.create_connection((addr, 443), timeout=5) as raw, \
+                ctx.wrap_socket(raw, server_hostname=host) as tls:
+            cert = tls.getpeercert() or {}
+            tls.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            reply = tls.recv(4096).decode(errors="replace")
+        names: Any = cert.get("issuer", ())
+        issuer_cn = " ".join(str(v) for rdn in names for k, v in rdn if k == "commonName")
+        assert "Pebble" in issuer_cn, f"{node}: certificate issued by {issuer_cn}"
+        assert reply.startswith("HTTP/1.1 200"), f"{node}: {reply[:200]}"
