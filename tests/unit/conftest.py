@@ -45,5 +45,8 @@ def lab_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     table = {name: {versions.component_version(release, name): "abcdef0123"[i % 10] * 64}
              for i, name in enumerate(versions.ARTIFACT_PATHS)}
     (mirror / "checksums.yml").write_text(yaml.safe_dump(table))
+    pebble_ca = mirror / "build" / "pebble" / versions.PEBBLE / "certs" / "pebble.minica.pem"
+    pebble_ca.parent.mkdir(parents=True)
+    pebble_ca.write_text("-----BEGIN CERTIFICATE-----\nnot a real one\n")
     monkeypatch.setenv("KUBEFORGE_CACHE", str(cache))
     return cache

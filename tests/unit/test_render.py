@@ -61,9 +61,11 @@ def test_missing_checksum_is_a_clear_error(tmp_path: Path, lab_files: Path) -> N
 @pytest.mark.skipif(shutil.which("ansible-inventory", path=str(Path(sys.executable).parent))
                     is None, reason="ansible-core is not installed in this environment")
 def test_ansible_reads_the_rendered_inventory(tmp_path: Path, lab_files: Path) -> None:
-    inv = tmp_path / "lab"
-    inv.mkdir()
-    shutil.copy(paths.inventories_dir() / "lab" / "cluster.yml", inv)
+    inv = tmp_path / "inventories" / "lab"
+    inv.mkdir(parents=True)
+    for name in ("cluster.yml", "echo-values.yaml"):
+        shutil.copy(paths.inventories_dir() / "lab" / name, inv)
+    shutil.copytree(paths.ROOT / "charts", tmp_path / "charts")  # the lab's local charts
     render(load_spec(inv), inv)
     out = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(inv), "--list"],

@@ -215,15 +215,16 @@ def test_missing_values_file(lab_data: dict[str, Any], write_spec: Writer,
 
 def test_acme_issuer_without_settings(lab_data: dict[str, Any], write_spec: Writer) -> None:
     lab_data["cert_manager"]["issuers"].append({"name": "le", "type": "acme"})
-    one(write_spec(lab_data), "cert_manager.issuers[1]", "no acme section")
+    last = len(lab_data["cert_manager"]["issuers"]) - 1
+    one(write_spec(lab_data), f"cert_manager.issuers[{last}]", "no acme section")
 
 
 def test_acme_issuer_without_ingress(lab_data: dict[str, Any], write_spec: Writer) -> None:
     lab_data["ingress"]["controller"] = "none"
-    lab_data["cert_manager"]["issuers"].append(
+    lab_data["cert_manager"]["issuers"] = [
         {"name": "le", "type": "acme", "acme": {"server": "https://acme.test/dir",
-                                                "email": "ops@example.org"}})
-    one(write_spec(lab_data), "cert_manager.issuers[1]", "ingress.controller is none")
+                                                "email": "ops@example.org"}}]
+    one(write_spec(lab_data), "cert_manager.issuers[0]", "ingress.controller is none")
 
 
 def test_missing_ssh_key(lab_data: dict[str, Any], write_spec: Writer, tmp_path: Path) -> None:

@@ -1,0 +1,120 @@
+"""The add-on expansion both adapters consume: order, sources, merged values, version rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubeforge import addons, versions
+from kubeforge.errors import KubeforgeError, SpecError
+from kubeforge.spec import load_spec
+from kubeforge.spec.models import ClusterSpec
+
+Writer = Callable[[dict[str, Any]], Path]
+
+
+def _problems(path: Path) -> list[str]:
+    try:
+        load_spec(path, check_files=False)
+    except SpecError as exc:
+        return str(exc).splitlines()
+    return []
+
+
+def _spec(data: dict[str, Any], write_spec: Writer) -> ClusterSpec:
+    return load_spec(write_spec(data), check_files=False)
+
+
+def _minimal(lab_data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in lab_data.items() if k not in ("releases", "cert_manager", "mirrors")}
+
+
+def test_lab_expands_in_install_order(lab_files: Path) -> None:
+    planned = addons.expand(load_spec("lab"))
+    assert [f"{r.namespace}/{r.name}" for r in planned] == [
+        "traefik/traefik", "cert-manager/cert-manager", "cert-manager/kubeforge-issuers",
+        "cert-manager/pebble", "echo/echo"]
+    assert addons.manifests(load_spec("lab")) == ["gateway_api"]
+
+
+def test_upstream_defaults(lab_data: dict[str, Any], write_spec: Writer) -> None:
+    planned = {r.name: r for r in addons.expand(_spec(_minimal(lab_data), write_spec))}
+    assert planned["traefik"].repo == versions.UPSTREAM_CHART_REPOS["traefik"]
+    assert planned["traefik"].version == versions.TRAEFIK_CHART
+    assert planned["traefik"].values["image"]["tag"] == f"v{versions.TRAEFIK}"
+    cm = planned["cert-manager"]
+    assert cm.repo == versions.UPSTREAM_CHART_REPOS["cert-manager"]
+    assert cm.version == f"v{versions.CERT_MANAGER}"
+    assert cm.values["crds"] == {"enabled": True, "keep": True}
+    # a self-signed CA issuer out of the box
+    assert planned["kubeforge-issuers"].values == {
+        "issuers": [{"name": "kubeforge-ca", "type": "selfsigned_ca"}]}
+    assert planned["kubeforge-issuers"].path is not None
+    assert (Path(planned["kubeforge-issuers"].path) / "Chart.yaml").is_file()
+
+
+def test_mirror_replaces_every_chart_repository(lab_files: Path) -> None:
+    for r in addons.expand(load_spec("lab")):
+        assert r.repo in (None, "http://10.240.0.1:8080/charts")
+
+
+def test_old_cert_manager_gets_its_own_crd_switch(lab_files: Path) -> None:
+    cm = next(r for r in addons.expand(load_spec("lab")) if r.name == "cert-manager")
+    assert cm.version == "v1.11.5" and cm.values["installCRDs"] is True
+
+
+def test_values_files_then_inline_values(lab_data: dict[str, Any], write_spec: Writer,
+                                         tmp_path: Path) -> None:
+    (tmp_path / "a-values.yaml").write_text("x: {a: 1, b: 1}\nkeep: true\n")
+    (tmp_path / "b-values.yaml").write_text("x: {b: 2}\n")
+    data = _minimal(lab_data)
+    data["releases"] = [{"name": "app", "chart": "app", "version": "1.0.0",
+                         "source": {"repo": "https://charts.example.org"},
+                         "values_files": ["a-values.yaml", "b-values.yaml"],
+                         "values": {"x": {"c": 3}}}]
+    app = addons.expand(_spec(data, write_spec))[-1]
+    assert app.values == {"x": {"a": 1, "b": 2, "c": 3}, "keep": True}
+
+
+def test_values_file_that_is_not_a_mapping(lab_data: dict[str, Any], write_spec: Writer,
+                                           tmp_path: Path) -> None:
+    (tmp_path / "bad-values.yaml").write_text("- a\n- b\n")
+    data = _minimal(lab_data)
+    data["releases"] = [{"name": "app", "chart": "app", "version": "1.0.0",
+                         "source": {"repo": "https://charts.example.org"},
+                         "values_files": ["bad-values.yaml"]}]
+    with pytest.raises(KubeforgeError, match="must hold a mapping"):
+        addons.expand(_spec(data, write_spec))
+
+
+def test_ingress_values_override_kubeforge_defaults(lab_data: dict[str, Any],
+                                                    write_spec: Writer) -> None:
+    data = _minimal(lab_data)
+    data["ingress"] = {"controller": "traefik", "gateway_api": False,
+                       "values": {"ports": {"web": {"hostPort": 8080}}}}
+    spec = _spec(data, write_spec)
+    traefik = addons.expand(spec)[0]
+    assert traefik.values["ports"] == {"web": {"hostPort": 8080}, "websecure": {"hostPort": 443}}
+    assert traefik.values["providers"]["kubernetesGateway"]["enabled"] is False
+    assert addons.manifests(spec) == []
+
+
+def test_no_ingress_no_cert_manager(lab_data: dict[str, Any], write_spec: Writer) -> None:
+    data = _minimal(lab_data)
+    data["ingress"] = {"controller": "none"}
+    data["cert_manager"] = {"enabled": False}
+    assert addons.expand(_spec(data, write_spec)) == []
+
+
+def test_reserved_release_name(lab_data: dict[str, Any], write_spec: Writer) -> None:
+    lab_data["releases"].append({"name": "traefik", "namespace": "traefik", "chart": "traefik",
+                                 "version": "1.0.0", "source": {"repo": "https://x.test"}})
+    found = _problems(write_spec(lab_data))
+    assert any("releases[2].name" in p and "ingress/cert_manager sections" in p for p in found)
+
+
+def test_local_chart_needs_no_version(lab_data: dict[str, Any], write_spec: Writer) -> None:
+    assert not [p for p in _problems(write_spec(lab_data)) if "version" in p]
