@@ -159,6 +159,12 @@ def cni_options(spec: ClusterSpec) -> Iterator[Problem]:
                 yield Problem(("cni", "flannel", field), f"{field} is a VXLAN setting but the "
                               "flannel backend is host-gw", f"remove cni.flannel.{field} or use "
                               "backend: vxlan")
+    if cni.plugin == "calico":
+        yield Problem(("cni", "plugin"), "Calico is not available in this kubeforge release: its "
+                      "images cannot be built from the Go module proxy (github.com/projectcalico/"
+                      "api is refused), so no Calico install could be tested",
+                      "use cni.plugin: flannel (VXLAN); note that flannel does not enforce "
+                      "NetworkPolicy")
     ca = cni.calico
     if cni.plugin == "calico" and ca:
         if ca.mode == "bgp" and ca.vxlan_port is not None:

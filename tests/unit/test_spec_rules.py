@@ -37,7 +37,7 @@ def test_lab_spec_is_valid() -> None:
 def test_example_prod_is_valid() -> None:
     spec = load_spec("example-prod", check_files=False)
     assert len(spec.control_plane) == 3
-    assert spec.cni.plugin == "calico"
+    assert spec.cni.plugin == "flannel"
 
 
 def test_unknown_key_suggests_the_right_one(lab_data: dict[str, Any], write_spec: Writer) -> None:
@@ -173,6 +173,12 @@ def test_flannel_host_gw_with_vxlan_port(lab_data: dict[str, Any], write_spec: W
 def test_calico_bgp_with_vxlan_port(lab_data: dict[str, Any], write_spec: Writer) -> None:
     lab_data["cni"] = {"plugin": "calico", "calico": {"mode": "bgp", "vxlan_port": 4789}}
     one(write_spec(lab_data), "cni.calico.vxlan_port", "mode is bgp")
+
+
+def test_calico_is_refused_with_the_reason(lab_data: dict[str, Any], write_spec: Writer) -> None:
+    lab_data["cni"] = {"plugin": "calico"}
+    msg = one(write_spec(lab_data), "cni.plugin", "Calico is not available")
+    assert "use cni.plugin: flannel" in msg
 
 
 def test_calico_vxlan_with_asn(lab_data: dict[str, Any], write_spec: Writer) -> None:
