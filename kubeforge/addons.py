@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from kubeforge import versions
+from kubeforge import paths, versions
 from kubeforge.errors import KubeforgeError
 from kubeforge.spec.models import ClusterSpec, Issuer, Release
 
@@ -106,8 +106,10 @@ def _read_ca_bundle(issuer: Issuer) -> str | None:
     try:
         return base64.b64encode(Path(path).read_bytes()).decode()
     except OSError as exc:
+        hint = ("; run `kubeforge mirror build` first"
+                if Path(path).is_relative_to(paths.cache_dir() / "mirror") else "")
         raise KubeforgeError(f"cert_manager issuer {issuer.name}: cannot read ca_bundle_file "
-                             f"{path}: {exc.strerror}") from None
+                             f"{path}: {exc.strerror}{hint}") from None
 
 
 def issuer_values(spec: ClusterSpec) -> dict[str, Any]:

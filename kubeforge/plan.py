@@ -48,13 +48,13 @@ def summary(spec: ClusterSpec) -> str:
     cm = spec.cert_manager
     issuers = ", ".join(f"{i.name} ({i.type})" for i in cm.issuers) or "none"
     lines.append(f"cert-manager: {'on, issuers: ' + issuers if cm.enabled else 'off'}")
+    arts = artifacts.resolve(spec)  # raises (exit 2) when a checksum is not pinned
     planned = addons.expand(spec)
     lines.append(f"Add-ons, in install order ({len(planned)} Helm releases"
                  + "".join(f" after the {m} CRDs" for m in addons.manifests(spec)) + "):")
     lines += _table([["RELEASE", "CHART", "VERSION", "SOURCE"]] + [
         [f"{r.namespace}/{r.name}", r.chart, r.version or "-", r.repo or r.oci or r.path or ""]
         for r in planned])
-    arts = artifacts.resolve(spec)  # raises (exit 2) when a checksum is not pinned
     lines.append("Artifacts (sha256 pinned):")
     lines += _table([[a.name, a.version, a.url] for a in arts.values()])
     if spec.mirrors.images:
