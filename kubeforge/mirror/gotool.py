@@ -136,8 +136,10 @@ def parse_gomod(text: str) -> GoMod:
         elif kind == "godebug":
             godebug.append(stripped.removeprefix("godebug").strip())
         elif kind == "replace" and (m := _REPLACE_RE.match(stripped)):
-            old, _, new, new_version = m.groups()
+            old, old_version, new, new_version = m.groups()
             local = new.startswith((".", "/"))
+            # a versioned replace (`old v1.2.3 => ...`) must stay one: it pins that version only
+            old = f"{old}@{old_version}" if old_version else old
             replaces.append((old, new, None if local else new_version))
         elif kind == "exclude" and (m := _EXCLUDE_RE.match(stripped)):
             excludes.append((m.group(1), m.group(2)))

@@ -35,7 +35,7 @@ def test_parse_gomod() -> None:
     assert m.godebug == ("default=go1.24",)
     assert m.replaces == (
         ("k8s.io/api", "./staging/src/k8s.io/api", None),
-        ("github.com/old/mod", "github.com/new/mod", "v1.0.1"),
+        ("github.com/old/mod@v1.0.0", "github.com/new/mod", "v1.0.1"),  # stays version-bound
         ("go.etcd.io/etcd", "./FORBIDDEN_DEPENDENCY", None),
     )
     assert m.requires == (("k8s.io/api", "v0.0.0"), ("github.com/foo/bar", "v1.2.3"))
