@@ -45,11 +45,12 @@ class PlannedRelease:
     oci: str | None = None
     path: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    plain_http: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "namespace": self.namespace, "chart": self.chart,
                 "version": self.version, "repo": self.repo, "oci": self.oci, "path": self.path,
-                "values": self.values}
+                "values": self.values, "plain_http": self.plain_http}
 
 
 def builtin_chart(name: str) -> Path:
@@ -148,7 +149,7 @@ def user_release(spec: ClusterSpec, r: Release) -> PlannedRelease:
         name=r.name, namespace=r.namespace, chart=r.chart, version=r.version,
         repo=_repo(spec, r.source.repo), oci=r.source.oci,
         path=str(r.source.path) if r.source.path else None,
-        values=merge(_values_files(r), r.values))
+        values=merge(_values_files(r), r.values), plain_http=r.source.plain_http)
 
 
 def expand(spec: ClusterSpec) -> list[PlannedRelease]:

@@ -177,6 +177,8 @@ class ChartSource(Model):
     repo: str | None = Field(None, pattern=r"^https?://")
     oci: str | None = Field(None, pattern=r"^oci://")
     path: SpecPath | None = None
+    plain_http: bool = Field(False, description="The OCI registry speaks plain HTTP (a lab or "
+                             "in-house mirror); never for registries on untrusted networks")
 
 
 class Release(Model):
