@@ -58,7 +58,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     # the flag may follow ENV, where argparse hands everything to the ansible arguments
     extra = [a for a in args.ansible_args if a != "--expect-no-changes"]
     expect = args.expect_no_changes or len(extra) != len(args.ansible_args)
-    return runner.playbook(args.env, "cluster", extra, expect_no_changes=expect)
+    return runner.playbook(args.env, args.playbook, extra, expect_no_changes=expect)
 
 
 def _cmd_reset(args: argparse.Namespace) -> int:
@@ -106,13 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write to this file instead of stdout")
     p.set_defaults(func=_cmd_schema)
 
-    p = sub.add_parser("deploy", help="render and run playbooks/cluster.yml (idempotent)")
-    _env(p)
-    p.add_argument("--expect-no-changes", action="store_true",
-                   help="exit 3 unless every host reports changed=0 (idempotence check)")
-    p.add_argument("ansible_args", nargs=argparse.REMAINDER,
-                   help="extra ansible-playbook arguments (for example --check --diff)")
-    p.set_defaults(func=_cmd_deploy)
+    for name, book, what in (
+            ("deploy", "cluster", "render and run playbooks/cluster.yml (idempotent)"),
+            ("addons", "addons", "render and run only playbooks/addons.yml on a built cluster")):
+        p = sub.add_parser(name, help=what)
+        _env(p)
+        p.add_argument("--expect-no-changes", action="store_true",
+                       help="exit 3 unless every host reports changed=0 (idempotence check)")
+        p.add_argument("ansible_args", nargs=argparse.REMAINDER,
+                       help="extra ansible-playbook arguments (for example --check --diff)")
+        p.set_defaults(func=_cmd_deploy, playbook=book)
 
     p = sub.add_parser("reset", help="tear the cluster down on all nodes or --limit NODES")
     _env(p)

@@ -180,6 +180,17 @@ class LabPlan:
         known = ", ".join(m.name for m in self.machines)
         raise KubeforgeError(f"lab {self.name!r} has no machine {name!r} (machines: {known})")
 
+    @property
+    def dns_zone(self) -> str:
+        """The zone the lab's DNS answers (kubeforge.lab.dns): test hosts live under it."""
+        return f"{self.name}.kubeforge.test"
+
+    @property
+    def ingress_addresses(self) -> tuple[IPv4Address, ...]:
+        """Where names in the DNS zone point: the workers (every node if there are none)."""
+        workers = [m.address for m in self.machines if "worker" in m.roles]
+        return tuple(workers or [m.address for m in self.machines])
+
     def hosts_file(self) -> str:
         """/etc/hosts for every machine: all lab machines resolve without DNS."""
         lines = ["127.0.0.1\tlocalhost", "::1\t\tlocalhost ip6-localhost ip6-loopback", ""]

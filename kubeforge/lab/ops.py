@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeforge.errors import KubeforgeError
-from kubeforge.lab import cgroups, machine, network, rootfs, ssh
+from kubeforge.lab import cgroups, dns, machine, network, rootfs, ssh
 from kubeforge.lab.model import NETNS_PREFIX, LabPlan, MachinePlan, SpecLike
 from kubeforge.lab.system import Progress, mounts_under, require_host
 
@@ -149,6 +149,10 @@ def up(spec: SpecLike | LabPlan, out: Out = print, boot_timeout: float = BOOT_TI
             if problems:
                 raise KubeforgeError("lab machines did not come up:\n" + "\n".join(problems))
         progress.note(f"known_hosts {plan.known_hosts}")
+        with progress.step(f"dns: *.{plan.dns_zone} on {plan.gateway}:53") as info:
+            started_dns = dns.start(plan.dir, plan.gateway, plan.dns_zone, plan.ingress_addresses)
+            info.append(("started, " if started_dns else "running, ")
+                        + " ".join(str(a) for a in plan.ingress_addresses))
         _start_mirror(plan, progress)
         progress.note(f"lab {plan.name} is up: `kubeforge lab ssh {plan.machines[0].name}`")
 
@@ -162,6 +166,8 @@ def down(spec: SpecLike | LabPlan, out: Out = print) -> list[str]:
     progress = Progress(out)
     problems: list[str] = []
     with _locked(plan):
+        if dns.stop(plan.dir):
+            progress.note("dns: stopped")
         mod = _mirror_module()
         if mod is not None:
             try:

@@ -21,6 +21,8 @@ from kubeforge.mirror.layout import MirrorLayout
 PACKAGES: tuple[str, ...] = (
     "haproxy", "keepalived", "conntrack", "socat", "ethtool", "ebtables", "iptables", "ipset",
     "curl", "ca-certificates",
+    # kubernetes.core.helm imports yaml on the node that runs helm (control-plane nodes)
+    "python3-yaml",
 )
 STAMP = ".packages"
 

@@ -27,7 +27,8 @@ EXTRA_IMAGES: dict[str, str] = {
 
 # Add-on images, versioned apart from the Kubernetes release (versions.TRAEFIK, ...).
 ADDON_IMAGES: dict[str, str] = {
-    "traefik": f"docker.io/traefik:v{versions.TRAEFIK}",
+    # docker.io short names live under library/ (what containerd asks the mirror for)
+    "traefik": f"docker.io/library/traefik:v{versions.TRAEFIK}",
     **{f"cert-manager-{b}": f"quay.io/jetstack/cert-manager-{b}:v{versions.CERT_MANAGER_MIRROR}"
        for b in CM_BINARIES},
     "pebble": f"ghcr.io/letsencrypt/pebble:v{versions.PEBBLE}",

@@ -1,7 +1,7 @@
 """Add-on lifecycle on the lab: a release added to the spec is installed, a chart version change
 is an upgrade, a release removed from the spec is uninstalled, and a re-run changes nothing.
 
-It deploys a copy of the lab spec with one extra release (only the add-ons, `--tags addons`) and
+It deploys a copy of the lab spec with one extra release (only the add-ons: `kubeforge addons`) and
 ends with that copy equal to the lab spec again. The extra chart comes from an OCI registry (the
 lab mirror's), the one chart source the lab spec itself does not use."""
 
@@ -28,8 +28,7 @@ NS = "kubeforge-drill"
 
 
 def _deploy(spec_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    cmd = [str(Path(sys.executable).parent / "kubeforge"), "deploy", str(spec_file),
-           "--tags", "addons", *extra]
+    cmd = [str(Path(sys.executable).parent / "kubeforge"), "addons", str(spec_file), *extra]
     proc = subprocess.run(cmd, cwd=paths.ROOT, capture_output=True, text=True, check=False,
                           timeout=900)
     print(proc.stdout[-3000:], proc.stderr[-2000:])
