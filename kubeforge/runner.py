@@ -38,7 +38,9 @@ def prepare(env_name: str) -> Path:
     inventory = spec_path(env_name).parent
     for item in render(load_spec(env_name), inventory):
         if item.changed:
-            print(f"[kubeforge] rendered {item.path.relative_to(paths.ROOT)}")
+            shown = item.path.relative_to(paths.ROOT) if item.path.is_relative_to(paths.ROOT) \
+                else item.path
+            print(f"[kubeforge] rendered {shown}")
     return inventory
 
 
