@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
 import socket
 import ssl
 import subprocess
@@ -13,6 +14,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +228,32 @@ def test_app_answers_through_the_gateway_api_route(group_vars: dict[str, Any],
     addr = next(iter(node_addresses.values()))
     _wait("HTTPRoute answering", lambda: None if _get(f"http://{addr}/", host)[0] == 200
           else str(_get(f"http://{addr}/", host)), 60)
+
+
+# Asks one DNS server for one A record from a node and prints the raw reply (hex).
+_DNS_QUERY = """
+import socket, struct, sys
+name, server = sys.argv[1], sys.argv[2]
+q = struct.pack('!HHHHHH', 7, 0x100, 1, 0, 0, 0)
+q += b''.join(bytes([len(p)]) + p.encode() for p in name.split('.')) + b'\\0'
+q += struct.pack('!HH', 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.sendto(q, (server, 53)); print(s.recv(1024).hex())
+"""
+
+
+def test_cluster_dns_resolves_the_test_host_to_ingress_nodes(
+        group_vars: dict[str, Any], first_cp: Any, node_addresses: dict[str, str]) -> None:
+    """Pods (Pebble, cert-manager's self-check) look the test host up through the cluster DNS,
+    which forwards to the environment's DNS (in the lab: `kubeforge lab up`'s server)."""
+    host = _echo(group_vars)["values"]["ingress"]["host"]
+    server = group_vars["kubeforge_network"]["cluster_dns"]
+    res = first_cp.run(f"python3 -c {shlex.quote(_DNS_QUERY)} {host} {server}")
+    assert res.rc == 0, res.stderr
+    reply = bytes.fromhex(res.stdout.strip())
+    assert reply[3] & 0xF == 0, f"rcode {reply[3] & 0xF} for {host} from {server}"
+    found = [n for n, a in node_addresses.items() if IPv4Address(a).packed in reply[12:]]
+    assert found, f"{host} does not resolve to any node through {server}"
 
 
 def _pebble_root(kubectl: Kubectl) -> str:
