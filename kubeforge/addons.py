@@ -81,7 +81,9 @@ def traefik_values(spec: ClusterSpec) -> dict[str, Any]:
         # a host port cannot be held twice on one node: replace pods in place
         "updateStrategy": {"rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
         "ports": {"web": {"hostPort": 80}, "websecure": {"hostPort": 443}},
-        "service": {"type": "ClusterIP"},
+        # reachable in the cluster; from outside through the host ports (no load balancer here,
+        # and helm --wait would wait forever for a LoadBalancer address)
+        "service": {"spec": {"type": "ClusterIP"}},
         "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
                          "effect": "NoSchedule"}],
         "ingressClass": {"enabled": True, "isDefaultClass": True, "name": "traefik"},

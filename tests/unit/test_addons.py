@@ -45,6 +45,8 @@ def test_upstream_defaults(lab_data: dict[str, Any], write_spec: Writer) -> None
     assert planned["traefik"].repo == versions.UPSTREAM_CHART_REPOS["traefik"]
     assert planned["traefik"].version == versions.TRAEFIK_CHART
     assert planned["traefik"].values["image"]["tag"] == f"v{versions.TRAEFIK}"
+    # the chart's key for the Service type (a LoadBalancer would never get an address here)
+    assert planned["traefik"].values["service"] == {"spec": {"type": "ClusterIP"}}
     cm = planned["cert-manager"]
     assert cm.repo == versions.UPSTREAM_CHART_REPOS["cert-manager"]
     assert cm.version == f"v{versions.CERT_MANAGER}"
