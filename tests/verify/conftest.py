@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import testinfra
+import testinfra.utils.ansible_runner
 import yaml
 
 KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf"

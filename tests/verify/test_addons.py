@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import testinfra
+import testinfra.utils.ansible_runner
 
 from .conftest import Kubectl
 
