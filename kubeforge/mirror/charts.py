@@ -18,7 +18,7 @@ from kubeforge import versions
 from kubeforge.errors import KubeforgeError
 from kubeforge.mirror import gotool
 from kubeforge.mirror.files import write_sidecar
-from kubeforge.mirror.fsutil import atomic_path
+from kubeforge.mirror.fsutil import atomic_path, writable_copy
 from kubeforge.mirror.layout import MirrorLayout, sidecar
 
 GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api"
@@ -43,14 +43,6 @@ CHARTS: dict[str, ChartRecipe] = {
                                 f"v{versions.CERT_MANAGER_MIRROR}",
                                 f"v{versions.CERT_MANAGER_MIRROR}"),
 }
-
-
-def _writable_copy(src: Path, dest: Path) -> None:
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(src, dest)
-    for path in [dest, *dest.rglob("*")]:
-        path.chmod(path.stat().st_mode | 0o200)
 
 
 def _assemble_cert_manager(module_dir: Path, chart: Path, recipe: ChartRecipe) -> None:
@@ -104,7 +96,7 @@ def build_charts(layout: MirrorLayout, release: versions.Release) -> list[Path]:
         log.write_text("")
         info = gotool.module_info(recipe.module, recipe.module_version, gotool.go_env(), log)
         chart = work / name
-        _writable_copy(Path(info["Dir"]) / recipe.subdir, chart)
+        writable_copy(Path(info["Dir"]) / recipe.subdir, chart)
         if name == "cert-manager":
             _assemble_cert_manager(Path(info["Dir"]), chart, recipe)
         with atomic_path(work / "out") as tmp:

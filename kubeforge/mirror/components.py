@@ -249,11 +249,11 @@ def _build_pause(ctx: Context, out: Path) -> None:
 def _build_busybox(ctx: Context, out: Path) -> None:
     """A static busybox from Debian's package: httpd, wget and nslookup for the network checks."""
     ctx.work.mkdir(parents=True, exist_ok=True)
-    for cmd in (["apt-get", "download", "busybox-static"],):
-        proc = subprocess.run(cmd, cwd=ctx.work, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise KubeforgeError(f"`{' '.join(cmd)}` failed (run apt-get update?):\n"
-                                 f"{proc.stderr.strip()}")
+    cmd = ["apt-get", "download", "busybox-static"]
+    proc = subprocess.run(cmd, cwd=ctx.work, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise KubeforgeError(f"`{' '.join(cmd)}` failed (run apt-get update?):\n"
+                             f"{proc.stderr.strip()}")
     deb = sorted(ctx.work.glob("busybox-static_*.deb"))[-1]
     unpacked = ctx.work / "unpacked"
     subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)

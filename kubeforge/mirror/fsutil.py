@@ -55,6 +55,15 @@ def remove(path: Path) -> None:
         path.unlink()
 
 
+def writable_copy(src: Path, dest: Path) -> None:
+    """Copy a tree (a read-only Go module folder) to `dest`, replacing it, owner-writable."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(src, dest)
+    for path in [dest, *dest.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+
+
 def tree_size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubeforge.errors import KubeforgeError
-from kubeforge.mirror.fsutil import atomic_path
+from kubeforge.mirror.fsutil import atomic_path, writable_copy
 
 LOG_TAIL = 25
 
@@ -160,11 +160,7 @@ def _patched_copy(spec: GoBuild, work: Path, env: Mapping[str, str], log: Path) 
     """A writable copy of the primary module with `drop_imports` removed; its go.mod rules."""
     info = module_info(spec.primary, dict(spec.requires)[spec.primary], env, log)
     src = work / "src"
-    if src.exists():
-        shutil.rmtree(src)
-    shutil.copytree(info["Dir"], src)
-    for path in src.rglob("*"):
-        path.chmod(path.stat().st_mode | 0o200)
+    writable_copy(Path(info["Dir"]), src)
     for rel, imp in spec.drop_imports:
         f = src / rel
         lines = f.read_text().splitlines(keepends=True)

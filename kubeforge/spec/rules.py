@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from kubeforge import paths, versions
+from kubeforge import addons, paths, versions
 from kubeforge.spec.models import ClusterSpec
 
 Loc = tuple[str | int, ...]
@@ -175,11 +175,6 @@ def cni_options(spec: ClusterSpec) -> Iterator[Problem]:
                           f"{ca.mode} (no BGP)", "remove bgp_asn or use mode bgp")
 
 
-# namespace/name of the releases the ingress and cert_manager sections expand into (addons.py)
-_RESERVED_RELEASES = {("traefik", "traefik"), ("cert-manager", "cert-manager"),
-                      ("cert-manager", "kubeforge-issuers")}
-
-
 def releases(spec: ClusterSpec) -> Iterator[Problem]:
     seen: set[tuple[str, str]] = set()
     for i, r in enumerate(spec.releases):
@@ -193,7 +188,7 @@ def releases(spec: ClusterSpec) -> Iterator[Problem]:
                           f"{len(sources) or 'no'} chart source(s) {sources or ''}".rstrip(),
                           "set exactly one of source.repo, source.oci or source.path")
         key = (r.namespace, r.name)
-        if key in _RESERVED_RELEASES:
+        if key in addons.RESERVED:
             yield Problem(("releases", i, "name"), f"release {r.namespace}/{r.name} is the one "
                           "kubeforge installs for the ingress/cert_manager sections",
                           "configure it there (e.g. ingress.values) or pick another name")

@@ -63,6 +63,12 @@ class Kubectl:
         return json.loads(self.run(f"{args} -o json").stdout)
 
 
+def condition(obj: dict[str, Any], kind: str = "Ready") -> bool:
+    """Whether a Kubernetes object's status reports condition `kind` as True."""
+    return any(c["type"] == kind and c["status"] == "True"
+               for c in obj.get("status", {}).get("conditions", []))
+
+
 @pytest.fixture(scope="session")
 def kubectl(first_cp: Any) -> Iterator[Kubectl]:
     yield Kubectl(first_cp)

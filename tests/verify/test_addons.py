@@ -22,7 +22,7 @@ import pytest
 import testinfra
 import testinfra.utils.ansible_runner
 
-from .conftest import Kubectl
+from .conftest import Kubectl, condition
 
 testinfra_hosts: list[str] = []
 
@@ -59,6 +59,16 @@ def _wait(what: str, probe: Callable[[], str | None], timeout: float = 180) -> N
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: not within {timeout:.0f}s: {why}")
         time.sleep(2)
+
+
+def _ready_probe(kubectl: Kubectl, what: str) -> Callable[[], str | None]:
+    """A `_wait` probe: None once `kubectl get WHAT` is Ready, else its condition messages."""
+    def probe() -> str | None:
+        obj = kubectl.json(f"get {what}")
+        if condition(obj):
+            return None
+        return str([c.get("message") for c in obj.get("status", {}).get("conditions", [])])
+    return probe
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +131,7 @@ def test_ingress_runs_on_every_node(group_vars: dict[str, Any], kubectl: Kubectl
     if _release(group_vars, "traefik") is None:
         pytest.skip("no Traefik release declared")
     pods = kubectl.json("-n traefik get pods -l app.kubernetes.io/name=traefik")["items"]
-    nodes = {p["spec"].get("nodeName") for p in pods
-             if any(c["type"] == "Ready" and c["status"] == "True"
-                    for c in p.get("status", {}).get("conditions", []))}
+    nodes = {p["spec"].get("nodeName") for p in pods if condition(p)}
     assert nodes == set(inventory_hosts["cluster"])
 
 
@@ -134,8 +142,7 @@ def test_crds_are_established(addon: str, group_vars: dict[str, Any], kubectl: K
     if addon not in declared:
         pytest.skip(f"{addon} is not declared")
     for crd in CRDS[addon]:
-        conds = kubectl.json(f"get crd {crd}")["status"]["conditions"]
-        assert any(c["type"] == "Established" and c["status"] == "True" for c in conds), crd
+        assert condition(kubectl.json(f"get crd {crd}"), "Established"), crd
 
 
 def _issuers(group_vars: dict[str, Any]) -> list[dict[str, Any]]:
@@ -148,13 +155,11 @@ def test_cluster_issuers_are_ready(group_vars: dict[str, Any], kubectl: Kubectl)
     if not issuers:
         pytest.skip("cert-manager is not declared")
 
+    probes = {iss["name"]: _ready_probe(kubectl, f"clusterissuer {iss['name']}")
+              for iss in issuers}
+
     def probe() -> str | None:
-        waiting = []
-        for iss in issuers:
-            conds = kubectl.json(f"get clusterissuer {iss['name']}").get("status", {}) \
-                .get("conditions", [])
-            if not any(c["type"] == "Ready" and c["status"] == "True" for c in conds):
-                waiting.append(f"{iss['name']}: {[c.get('message') for c in conds]}")
+        waiting = [f"{name}: {why}" for name, p in probes.items() if (why := p()) is not None]
         return "; ".join(waiting) or None
     _wait("ClusterIssuers Ready", probe)
 
@@ -183,12 +188,8 @@ spec:
 """
     kubectl.host.run(f"echo '{cert}' | {KUBECTL_APPLY}")
 
-    def probe() -> str | None:
-        conds = kubectl.json(f"-n {NS} get certificate ca-check").get("status", {}) \
-            .get("conditions", [])
-        ok = any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
-        return None if ok else str([c.get("message") for c in conds])
-    _wait("Certificate from the CA issuer", probe, 90)
+    _wait("Certificate from the CA issuer", _ready_probe(kubectl, f"-n {NS} certificate ca-check"),
+          90)
     data = kubectl.json(f"-n {NS} get secret ca-check")["data"]
     root = kubectl.json(f"-n cert-manager get secret {ca['name']}-root")["data"]["tls.crt"]
     (tmp_path / "ca.pem").write_bytes(base64.b64decode(root))
@@ -227,8 +228,11 @@ def test_app_answers_through_the_gateway_api_route(group_vars: dict[str, Any],
         pytest.skip("the Gateway API is not declared")
     host = _echo(group_vars)["values"]["gateway"]["host"]
     addr = next(iter(node_addresses.values()))
-    _wait("HTTPRoute answering", lambda: None if _get(f"http://{addr}/", host)[0] == 200
-          else str(_get(f"http://{addr}/", host)), 60)
+
+    def probe() -> str | None:
+        status, body = _get(f"http://{addr}/", host)
+        return None if status == 200 else f"{status} {body}"
+    _wait("HTTPRoute answering", probe, 60)
 
 
 # Asks one DNS server for one A record from a node and prints the raw reply (hex).
@@ -284,11 +288,7 @@ def test_ingress_serves_the_acme_certificate_on_every_node(
     host = echo["values"]["ingress"]["host"]
     ns = echo["namespace"]
 
-    def probe() -> str | None:
-        conds = kubectl.json(f"-n {ns} get certificate echo-tls").get("status", {}) \
-            .get("conditions", [])
-        ok = any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
-        return None if ok else str([c.get("message") for c in conds])
+    probe = _ready_probe(kubectl, f"-n {ns} certificate echo-tls")
     root = _pebble_root(kubectl)
     if probe() is not None or not _issued_by(kubectl, ns, root):
         # Pebble keeps its CA and accounts in memory: after a Pebble restart the issuer's account
@@ -300,10 +300,8 @@ def test_ingress_serves_the_acme_certificate_on_every_node(
         kubectl.run(f"-n cert-manager delete secret {issuer}-account --ignore-not-found")
         kubectl.run("-n cert-manager rollout restart deployment/cert-manager")
         kubectl.run("-n cert-manager rollout status deployment/cert-manager --timeout=120s")
-        _wait(f"ClusterIssuer {issuer} registered again", lambda: None if any(
-            c["type"] == "Ready" and c["status"] == "True" for c in kubectl.json(
-                f"get clusterissuer {issuer}").get("status", {}).get("conditions", []))
-            else "not ready", 60)
+        _wait(f"ClusterIssuer {issuer} registered again",
+              _ready_probe(kubectl, f"clusterissuer {issuer}"), 60)
         kubectl.run(f"-n {ns} delete certificate echo-tls --ignore-not-found")
         kubectl.run(f"-n {ns} delete secret echo-tls --ignore-not-found")
         _wait("ACME certificate echo-tls issued", probe)

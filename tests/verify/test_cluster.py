@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Kubectl
+from .conftest import Kubectl, condition
 
 testinfra_hosts: list[str] = []  # these tests use the kubectl fixture, not a host per test
 
@@ -17,8 +17,7 @@ def test_all_nodes_ready(kubectl: Kubectl, inventory_hosts: dict[str, list[str]]
     nodes = kubectl.json("get nodes")["items"]
     names = sorted(n["metadata"]["name"] for n in nodes)
     assert names == inventory_hosts["cluster"]
-    not_ready = [n["metadata"]["name"] for n in nodes if not any(
-        c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]
+    not_ready = [n["metadata"]["name"] for n in nodes if not condition(n)]
     assert not not_ready, f"not Ready: {not_ready}"
 
 
