@@ -64,7 +64,10 @@ def _wait(what: str, probe: Callable[[], str | None], timeout: float = 180) -> N
 def _ready_probe(kubectl: Kubectl, what: str) -> Callable[[], str | None]:
     """A `_wait` probe: None once `kubectl get WHAT` is Ready, else its condition messages."""
     def probe() -> str | None:
-        obj = kubectl.json(f"get {what}")
+        res = kubectl.run(f"get {what} -o json", check=False)
+        if res.rc != 0:
+            return res.stderr.strip() or f"kubectl get {what}: rc {res.rc}"
+        obj = json.loads(res.stdout)
         if condition(obj):
             return None
         return str([c.get("message") for c in obj.get("status", {}).get("conditions", [])])
@@ -289,6 +292,12 @@ def test_ingress_serves_the_acme_certificate_on_every_node(
     ns = echo["namespace"]
 
     probe = _ready_probe(kubectl, f"-n {ns} certificate echo-tls")
+
+    def settled() -> str | None:
+        """None once issued, or once issuance fails on an account Pebble no longer knows."""
+        why = probe()
+        return None if why is None or "accountDoesNotExist" in why else why
+    _wait("ACME certificate echo-tls issued", settled)
     root = _pebble_root(kubectl)
     if probe() is not None or not _issued_by(kubectl, ns, root):
         # Pebble keeps its CA and accounts in memory: after a Pebble restart the issuer's account
