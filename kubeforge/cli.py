@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kubeforge import __version__
 from kubeforge.errors import KubeforgeError
@@ -69,10 +71,60 @@ def _cmd_reset(args: argparse.Namespace) -> int:
     return runner.playbook(args.env, "reset", extra)
 
 
+def _cmd_day2(args: argparse.Namespace) -> int:
+    from kubeforge import runner
+
+    op: Day2 = args.op
+    extra: list[str] = []
+    for dest, var in op.vars:
+        value = getattr(args, dest, None)
+        if value is not None:
+            extra += ["-e", f"{var}={value}"]
+    if getattr(args, "limit", None):
+        extra += ["--limit", args.limit]
+    extra += list(args.ansible_args)
+    return runner.playbook(args.env, op.playbook, extra)
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from kubeforge import runner
 
     return runner.verify(args.env, args.pytest_args)
+
+
+@dataclass(frozen=True)
+class Day2:
+    """A day-2 operation: one playbook, its options mapped to extra vars."""
+
+    name: str
+    playbook: str
+    help: str
+    # (argparse dest, Ansible extra var) pairs; options left unset are not passed
+    vars: tuple[tuple[str, str], ...] = ()
+    options: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = ()
+
+
+# Every operation is idempotent and re-runnable; the declared state stays in the spec.
+DAY2: tuple[Day2, ...] = (
+    Day2("upgrade", "upgrade", "upgrade the cluster to the spec's kubernetes.version "
+         "(one minor at a time)"),
+    Day2("scale", "scale", "join the spec's hosts that are not cluster members yet, "
+         "leaving healthy nodes alone"),
+    Day2("remove-node", "remove-node", "drain, delete and reset one node (etcd member "
+         "first for control-plane nodes); then delete it from the spec",
+         vars=(("node", "kubeforge_remove_node"),),
+         options=((("node",), {"help": "the host to remove (its name in the spec)"}),)),
+    Day2("backup", "etcd-backup", "take an etcd snapshot with a checksum (and keep the "
+         "newest N)"),
+    Day2("restore", "etcd-restore", "restore every etcd member from one snapshot",
+         vars=(("snapshot", "kubeforge_etcd_restore_snapshot"),),
+         options=((("snapshot",), {"help": "snapshot file name on the control-plane nodes "
+                                   "(as listed by `kubeforge backup`)"}),)),
+    Day2("certs", "certs", "check certificate expiry; --renew renews them node by node",
+         vars=(("renew", "kubeforge_certs_renew"),),
+         options=((("--renew",), {"action": "store_const", "const": "true",
+                                  "help": "renew with kubeadm certs renew"}),)),
+)
 
 
 def _env(p: argparse.ArgumentParser) -> None:
@@ -122,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", help="only these nodes (an Ansible host pattern)")
     p.add_argument("ansible_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_reset)
+
+    for op in DAY2:
+        p = sub.add_parser(op.name, help=op.help)
+        _env(p)
+        for flags, kwargs in op.options:
+            p.add_argument(*flags, **kwargs)
+        p.add_argument("ansible_args", nargs=argparse.REMAINDER,
+                       help="extra ansible-playbook arguments (for example --check)")
+        p.set_defaults(func=_cmd_day2, op=op)
 
     p = sub.add_parser("verify", help="run the testinfra checks against the environment's hosts")
     _env(p)
