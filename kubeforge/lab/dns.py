@@ -12,19 +12,15 @@ look the name up like any client would. Names outside the zone are refused (the 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from kubeforge import paths
+from kubeforge import daemon
 from kubeforge.errors import KubeforgeError
 
 TTL = 30
@@ -91,17 +87,15 @@ def serve(listen: str, zone: str, addresses: Sequence[IPv4Address]) -> None:
 # --- process management, used by `kubeforge lab up/down` -----------------------------------
 
 
+MARKER = "kubeforge.lab.dns"
+
+
 def _pidfile(state_dir: Path) -> Path:
     return state_dir / "dns.pid"
 
 
 def running_pid(state_dir: Path) -> int | None:
-    try:
-        pid = int(_pidfile(state_dir).read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    return pid if b"kubeforge.lab.dns" in cmdline else None
+    return daemon.running(_pidfile(state_dir), MARKER)
 
 
 def start(state_dir: Path, listen: IPv4Address, zone: str,
@@ -109,29 +103,18 @@ def start(state_dir: Path, listen: IPv4Address, zone: str,
     """Start the lab's DNS server unless it runs; True if started."""
     if running_pid(state_dir) is not None:
         return False
-    state_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "kubeforge.lab.dns", "--listen", str(listen), "--zone", zone,
+    cmd = [sys.executable, "-m", MARKER, "--listen", str(listen), "--zone", zone,
            *(x for a in addresses for x in ("--a", str(a)))]
-    env = dict(os.environ, PYTHONPATH=str(paths.ROOT))
-    with (state_dir / "dns.log").open("ab") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True, env=env)
+    proc = daemon.spawn(cmd, _pidfile(state_dir), state_dir / "dns.log")
     time.sleep(0.3)
     if proc.poll() is not None:
         raise KubeforgeError(f"the lab DNS server on {listen}:53 exited at once; see "
                              f"{state_dir / 'dns.log'} (is something else on port 53?)")
-    _pidfile(state_dir).write_text(f"{proc.pid}\n")
     return True
 
 
 def stop(state_dir: Path) -> bool:
-    pid = running_pid(state_dir)
-    _pidfile(state_dir).unlink(missing_ok=True)
-    if pid is None:
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    return True
+    return daemon.stop(_pidfile(state_dir), MARKER)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 import secrets
-import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -23,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from kubeforge import paths
+from kubeforge import daemon
 from kubeforge.errors import KubeforgeError
 from kubeforge.mirror import oci, registry
 from kubeforge.mirror.components import REGISTRY_VERSION
@@ -70,17 +67,8 @@ def listen_address(layout: MirrorLayout | None = None) -> str | None:
 
 
 def _pid(layout: MirrorLayout, svc: Service) -> int | None:
-    """The pid of our running `svc`, or None (a stale pidfile or a reused pid count as none)."""
-    f = svc.pidfile(layout)
-    try:
-        pid = int(f.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, ValueError):
-        return None
-    if svc.marker not in cmdline or str(layout.root) not in cmdline or state == "Z":
-        return None
-    return pid
+    """The pid of our running `svc` (a stale pidfile or a reused pid count as none)."""
+    return daemon.running(svc.pidfile(layout), svc.marker, str(layout.root))
 
 
 def _answers(url: str) -> bool:
@@ -143,16 +131,9 @@ def _registry_config(layout: MirrorLayout, addr: str) -> Path:
 
 
 def _spawn(layout: MirrorLayout, svc: Service, cmd: list[str]) -> None:
-    env = dict(os.environ)
     # distribution v3 exports OpenTelemetry traces to localhost:4318 by default; nothing listens.
-    env.update({"OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"})
-    # The file server is `python -m kubeforge...`: make the package importable from anywhere.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(paths.ROOT), env.get("PYTHONPATH"))
-                                        if p)
-    with svc.logfile(layout).open("ab") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True, env=env, cwd=layout.root)
-    atomic_write(svc.pidfile(layout), f"{proc.pid}\n".encode())
+    daemon.spawn(cmd, svc.pidfile(layout), svc.logfile(layout), cwd=layout.root,
+                 env={"OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"})
 
 
 def _wait_ready(layout: MirrorLayout, svc: Service, url: str) -> None:
@@ -224,25 +205,6 @@ def push_images(listen: str, layout: MirrorLayout | None = None) -> dict[str, st
     return pushed
 
 
-def _terminate(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)  # reap it if we are its parent (the lab process)
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return
-        if state == "Z":
-            return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
-
-
 def stop(layout: MirrorLayout | None = None) -> bool:
     """Stop both servers; True if anything was running. Registry data stays."""
     lay = _layout(layout)
@@ -253,10 +215,6 @@ def stop(layout: MirrorLayout | None = None) -> bool:
 def _stop_locked(lay: MirrorLayout) -> bool:
     stopped = False
     for svc in SERVICES:
-        pid = _pid(lay, svc)
-        if pid is not None:
-            _terminate(pid)
-            stopped = True
-        svc.pidfile(lay).unlink(missing_ok=True)
+        stopped = daemon.stop(svc.pidfile(lay), svc.marker, str(lay.root)) or stopped
     _listen_file(lay).unlink(missing_ok=True)
     return stopped
