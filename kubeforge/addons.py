@@ -109,8 +109,7 @@ def _read_ca_bundle(issuer: Issuer) -> str | None:
     try:
         return base64.b64encode(Path(path).read_bytes()).decode()
     except OSError as exc:
-        hint = ("; run `kubeforge mirror build` first"
-                if Path(path).is_relative_to(paths.cache_dir() / "mirror") else "")
+        hint = f"; {paths.MIRROR_BUILD_HINT}" if paths.in_mirror(Path(path)) else ""
         raise KubeforgeError(f"cert_manager issuer {issuer.name}: cannot read ca_bundle_file "
                              f"{path}: {exc.strerror}{hint}") from None
 

@@ -19,3 +19,11 @@ def cache_dir() -> Path:
 
 def inventories_dir() -> Path:
     return ROOT / "inventories"
+
+
+def in_mirror(path: Path) -> bool:
+    """True for a path inside the mirror cache: a missing one means the mirror is not built."""
+    return path.is_relative_to(cache_dir() / "mirror")
+
+
+MIRROR_BUILD_HINT = "run `kubeforge mirror build` first"

@@ -266,8 +266,8 @@ def files_exist(spec: ClusterSpec) -> Iterator[Problem]:
         if not path.exists():
             hint = ("run `kubeforge lab up` first, it creates the lab's SSH key and known_hosts"
                     if spec.lab and loc[0] == "ssh" else
-                    "run `kubeforge mirror build` first" if loc[-1] == "checksums_file"
-                    or path.is_relative_to(paths.cache_dir() / "mirror") else
+                    paths.MIRROR_BUILD_HINT if loc[-1] == "checksums_file"
+                    or paths.in_mirror(path) else
                     "fix the path (relative paths start at the spec file's folder)")
             yield Problem(loc, f"{what} {path} does not exist", hint)
 
