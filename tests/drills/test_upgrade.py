@@ -1,0 +1,306 @@
+"""Drill: a minor-version upgrade under load. The environment is rebuilt at the previous minor
+(a copy of its spec with that version: `kubeforge reset`, then `kubeforge deploy`), a test app
+(2 replicas on different workers, a PodDisruptionBudget of minAvailable 1, a NodePort Service) is
+polled from the control host through every node for the whole upgrade, then `kubeforge upgrade`
+moves the cluster to the spec's version. Every node must run it and be Ready, no request may
+fail, and a deploy afterwards must change nothing.
+
+It takes the whole cluster down first: run it on a lab environment only (the `spec` fixture
+refuses anything else). It ends with the cluster at the spec's version, add-ons included."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubeforge import paths, versions
+from kubeforge.spec import ClusterSpec, spec_path
+
+from .conftest import Kubectl, wait_for
+
+pytestmark = pytest.mark.lab
+
+NS = "kubeforge-upgrade-drill"
+APP = "upgrade-drill"
+# the app answers with its pod name; a preStop pause keeps it serving while the endpoint
+# removal reaches every node's kube-proxy (an evicted pod that stops at once drops requests)
+SERVE = ("mkdir -p /www && busybox hostname > /www/index.html && "
+         "exec busybox httpd -f -p 8080 -h /www")
+
+
+def _previous_minor(version: str) -> str | None:
+    """The newest supported release of the minor before `version`'s."""
+    major, minor, _ = (int(p) for p in version.split("."))
+    older = [r for r in versions.RELEASES.values() if r.minor == (major, minor - 1)]
+    return max(older, key=lambda r: tuple(int(p) for p in r.kubernetes.split("."))).kubernetes \
+        if older else None
+
+
+def _absolute(data: dict[str, Any], base: Path) -> None:
+    """Make the spec's relative paths absolute, so a copy elsewhere means the same files."""
+    def fix(value: str) -> str:
+        return value if value.startswith(("/", "~", "$")) else str((base / value).resolve())
+
+    for holder in (data.get("ssh") or {}, data.get("mirrors") or {},
+                   *[(h.get("ssh") or {}) for h in data.get("hosts", [])]):
+        for key in ("key", "known_hosts", "checksums_file"):
+            if isinstance(holder.get(key), str):
+                holder[key] = fix(holder[key])
+    for issuer in (data.get("cert_manager") or {}).get("issuers", []):
+        acme = issuer.get("acme") or {}
+        if isinstance(acme.get("ca_bundle_file"), str):
+            acme["ca_bundle_file"] = fix(acme["ca_bundle_file"])
+    for rel in data.get("releases", []):
+        if "path" in rel.get("source", {}):
+            rel["source"]["path"] = fix(rel["source"]["path"])
+        rel["values_files"] = [fix(f) for f in rel.get("values_files", [])]
+
+
+def _kubeforge(*args: str, timeout: float = 2400) -> tuple[int, str, list[tuple[float, str]]]:
+    """Run `kubeforge ARGS`, streaming its output; returns the exit code, the output and when
+    each play started (monotonic time, play name)."""
+    cmd = [str(Path(sys.executable).parent / "kubeforge"), *args]
+    print(f"$ {' '.join(cmd)}", flush=True)
+    plays: list[tuple[float, str]] = []
+    out: list[str] = []
+    deadline = time.monotonic() + timeout
+    with subprocess.Popen(cmd, cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.append(line)
+            if line.startswith("PLAY [") and "PLAY RECAP" not in line:
+                plays.append((time.monotonic(), line[6:line.index("]")]))
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"{' '.join(args)} ran longer than {timeout:.0f}s")
+        rc = proc.wait()
+    text = "".join(out)
+    print(text[-4000:], flush=True)
+    return rc, text, plays
+
+
+def _phases(plays: list[tuple[float, str]], end: float) -> list[tuple[str, float]]:
+    """Durations per play start (a serial play starts once per batch)."""
+    bounds = [*plays, (end, "")]
+    return [(name, bounds[i + 1][0] - t) for i, (t, name) in enumerate(plays)]
+
+
+@dataclass
+class Load:
+    """Requests sent round-robin to the app's NodePort on every node, from the control host."""
+
+    targets: list[str]
+    port: int
+    total: int = 0
+    failures: list[tuple[float, str, str]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        # no proxy: the lab's addresses are local to this host
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        i = 0
+        while not self.stop.is_set():
+            target = self.targets[i % len(self.targets)]
+            i += 1
+            try:
+                with opener.open(f"http://{target}:{self.port}/", timeout=3) as resp:
+                    body = resp.read().decode()
+                    ok = resp.status == 200 and body.startswith(APP)
+                    err = f"HTTP {resp.status} {body[:60]!r}"
+            except OSError as e:
+                ok, err = False, repr(e)
+            self.total += 1
+            if not ok:
+                self.failures.append((time.monotonic(), target, err))
+            time.sleep(0.1)
+
+
+def _manifest(image: str, replicas: int) -> str:
+    return f"""
+apiVersion: v1
+kind: Namespace
+metadata: {{name: {NS}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {APP}, namespace: {NS}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {APP}}}}}
+  template:
+    metadata: {{labels: {{app: {APP}}}}}
+    spec:
+      terminationGracePeriodSeconds: 20
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - topologyKey: kubernetes.io/hostname
+              labelSelector: {{matchLabels: {{app: {APP}}}}}
+      containers:
+        - name: web
+          image: {image}
+          command: [sh, -c, '{SERVE}']
+          ports: [{{containerPort: 8080}}]
+          readinessProbe: {{httpGet: {{path: /, port: 8080}}, periodSeconds: 1}}
+          lifecycle:
+            preStop: {{exec: {{command: [busybox, sleep, "8"]}}}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {{name: {APP}, namespace: {NS}}}
+spec:
+  minAvailable: 1
+  selector: {{matchLabels: {{app: {APP}}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {APP}, namespace: {NS}}}
+spec:
+  type: NodePort
+  selector: {{app: {APP}}}
+  ports: [{{port: 80, targetPort: 8080}}]
+"""
+
+
+def _nodes(kubectl: Kubectl) -> dict[str, tuple[str, bool, bool]]:
+    """name -> (kubelet version, Ready, unschedulable)."""
+    res = kubectl("get", "nodes", "-o", "json")
+    assert res.returncode == 0, res.stderr
+    out = {}
+    for n in json.loads(res.stdout)["items"]:
+        ready = any(c["type"] == "Ready" and c["status"] == "True"
+                    for c in n["status"]["conditions"])
+        out[n["metadata"]["name"]] = (n["status"]["nodeInfo"]["kubeletVersion"], ready,
+                                      bool(n["spec"].get("unschedulable")))
+    return out
+
+
+def _all_at(kubectl: Kubectl, spec: ClusterSpec, version: str) -> bool:
+    nodes = _nodes(kubectl)
+    return all(nodes.get(h.name, ("", False, True)) == (f"v{version}", True, False)
+               for h in spec.hosts)
+
+
+@pytest.fixture
+def old_spec(spec: ClusterSpec, pytestconfig: pytest.Config, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the environment's spec at the previous minor version."""
+    old = _previous_minor(spec.kubernetes.version)
+    if old is None:
+        pytest.skip(f"kubeforge supports no release of the minor before {spec.kubernetes.version}")
+    source = spec_path(str(pytestconfig.getoption("env")))
+    data: dict[str, Any] = yaml.safe_load(source.read_text())
+    _absolute(data, source.parent)
+    data.setdefault("kubernetes", {})["version"] = old
+    env = tmp_path / "old"
+    env.mkdir()
+    (env / "cluster.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    yield env / "cluster.yml"
+
+
+def test_upgrade_under_load(spec: ClusterSpec, pytestconfig: pytest.Config, old_spec: Path,
+                            kubectl: Kubectl, kubectl_bin: Path, kubeconfig: Path) -> None:
+    env = str(pytestconfig.getoption("env"))
+    new = spec.kubernetes.version
+    old = str(yaml.safe_load(old_spec.read_text())["kubernetes"]["version"])
+    started = time.monotonic()
+    figures: list[tuple[str, float]] = []
+    done = False
+    try:
+        # 1. the environment, rebuilt at the previous minor
+        t = time.monotonic()
+        rc, _, _ = _kubeforge("reset", str(old_spec), timeout=900)
+        assert rc == 0, "kubeforge reset failed"
+        figures.append(("reset", time.monotonic() - t))
+        t = time.monotonic()
+        rc, _, _ = _kubeforge("deploy", str(old_spec), timeout=2400)
+        assert rc == 0, f"deploying {old} failed"
+        figures.append((f"deploy {old}", time.monotonic() - t))
+        assert wait_for(f"every node Ready at {old}", lambda: _all_at(kubectl, spec, old), 300)
+
+        # 2. a deploy of the spec must not upgrade by accident
+        t = time.monotonic()
+        rc, text, _ = _kubeforge("deploy", env, timeout=600)
+        assert rc != 0 and "kubeforge upgrade" in text, "a deploy at another version must refuse"
+        assert _all_at(kubectl, spec, old), "the refused deploy changed a node"
+        figures.append(("refused deploy", time.monotonic() - t))
+
+        # 3. the app, and the load through every node
+        workers = [h for h in spec.hosts if h.is_worker and not h.is_control_plane]
+        replicas = min(2, len(workers))
+        assert replicas >= 1, "the drill needs a worker"
+        image = versions.image_ref(versions.RELEASES[old], "netcheck")
+        apply = subprocess.run([str(kubectl_bin), "--kubeconfig", str(kubeconfig), "apply",
+                                "-f", "-"], input=_manifest(image, replicas), text=True,
+                               capture_output=True, check=False, timeout=60)
+        assert apply.returncode == 0, apply.stderr
+        res = kubectl("-n", NS, "rollout", "status", f"deployment/{APP}", "--timeout=180s",
+                      timeout=190)
+        assert res.returncode == 0, res.stderr
+        port = int(kubectl("-n", NS, "get", "service", APP, "-o",
+                           "jsonpath={.spec.ports[0].nodePort}").stdout)
+        load = Load([str(h.address) for h in spec.hosts], port)
+        thread = threading.Thread(target=load.run, daemon=True)
+        thread.start()
+        time.sleep(5)
+        assert load.total > 0 and not load.failures, f"the app does not answer: {load.failures}"
+
+        # 4. the upgrade, under load
+        t = time.monotonic()
+        try:
+            rc, text, plays = _kubeforge("upgrade", env, timeout=3600)
+            upgrade_end = time.monotonic()
+        finally:
+            time.sleep(5)
+            load.stop.set()
+            thread.join(10)
+        figures.append((f"upgrade {old} -> {new}", upgrade_end - t))
+        assert rc == 0, "kubeforge upgrade failed"
+        assert wait_for(f"every node Ready at {new}", lambda: _all_at(kubectl, spec, new), 120)
+        server = json.loads(kubectl("version", "-o", "json").stdout)["serverVersion"]
+        assert server["gitVersion"] == f"v{new}"
+        done = True
+
+        phases = _phases(plays, upgrade_end)
+        print(f"\nupgrade {old} -> {new}, per play:")
+        for name, secs in phases:
+            print(f"  {secs:7.1f}s  {name}")
+        print(f"\nrequests through the upgrade: {len(load.failures)} failed of {load.total}")
+        for when, target, err in load.failures[:20]:
+            phase = next((n for (s, n) in reversed(plays) if s <= when), "before")
+            print(f"  +{when - t:6.1f}s {target}: {err} (during: {phase})")
+        assert not load.failures, (f"{len(load.failures)} of {load.total} requests failed "
+                                   "during the upgrade")
+
+        # 5. converged: the upgrade and a deploy both have nothing left to do
+        t = time.monotonic()
+        rc, text, _ = _kubeforge("upgrade", env, timeout=900)
+        assert rc == 0 and "Nothing to do" in text
+        figures.append(("upgrade again (no-op)", time.monotonic() - t))
+        t = time.monotonic()
+        rc, _, _ = _kubeforge("deploy", env, "--expect-no-changes", timeout=1800)
+        assert rc == 0, "a deploy after the upgrade changed something (or failed)"
+        figures.append(("deploy (changed=0)", time.monotonic() - t))
+    finally:
+        kubectl("delete", "namespace", NS, "--wait=false")
+        # leave the environment at its spec's version for the drills that follow: resume the
+        # upgrade, or rebuild when there is nothing to resume
+        if not done and _kubeforge("upgrade", env, timeout=3600)[0] != 0:
+            _kubeforge("reset", env, timeout=900)
+            _kubeforge("deploy", env, timeout=2400)
+        figures.append(("total", time.monotonic() - started))
+        print("\ndurations:")
+        for name, secs in figures:
+            print(f"  {secs:7.1f}s  {name}")
+

@@ -1,0 +1,54 @@
+"""The spec's `upgrade` section and what `kubeforge render` hands the upgrade playbook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubeforge import versions
+from kubeforge.errors import KubeforgeError
+from kubeforge.render import render
+from kubeforge.spec import load_spec
+
+
+def _group_vars(spec_file: Path, out: Path) -> dict[str, Any]:
+    # the lab's charts are relative to its folder: this test is about the upgrade section only
+    data = yaml.safe_load(spec_file.read_text())
+    data["releases"] = []
+    spec_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    render(load_spec(str(spec_file)), out)
+    data: dict[str, Any] = yaml.safe_load((out / "group_vars/all/kubeforge.yml").read_text())
+    return data
+
+
+def test_upgrade_defaults(tmp_path: Path, lab_files: Path, lab_data: dict[str, Any],
+                          write_spec: Callable[[dict[str, Any]], Path]) -> None:
+    gv = _group_vars(write_spec(lab_data), tmp_path / "out")
+    up = gv["kubeforge_upgrade"]
+    assert up["worker_batch"] == 1
+    assert up["drain_timeout"] == 300
+    # oldest first, compared as numbers (1.33.13 before 1.34.4)
+    assert up["releases"] == sorted(versions.RELEASES,
+                                    key=lambda v: tuple(int(p) for p in v.split(".")))
+    assert up["releases"].index("1.33.13") < up["releases"].index("1.34.4")
+
+
+def test_upgrade_fields_render(tmp_path: Path, lab_files: Path, lab_data: dict[str, Any],
+                               write_spec: Callable[[dict[str, Any]], Path]) -> None:
+    lab_data["upgrade"] = {"worker_batch": 2, "drain_timeout": 600}
+    up = _group_vars(write_spec(lab_data), tmp_path / "out")["kubeforge_upgrade"]
+    assert (up["worker_batch"], up["drain_timeout"]) == (2, 600)
+
+
+@pytest.mark.parametrize("bad", [{"worker_batch": 0}, {"drain_timeout": 5},
+                                 {"worker_batch": 1, "serial": 2}])
+def test_upgrade_fields_are_checked(lab_files: Path, lab_data: dict[str, Any],
+                                    write_spec: Callable[[dict[str, Any]], Path],
+                                    bad: dict[str, Any]) -> None:
+    lab_data["upgrade"] = bad
+    with pytest.raises(KubeforgeError, match="upgrade"):
+        load_spec(str(write_spec(lab_data)))
