@@ -104,6 +104,15 @@ class Day2:
     options: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = ()
 
 
+def _snapshot_name(value: str) -> str:
+    # ENV is optional before SNAPSHOT: `restore ENV` alone would take ENV for the snapshot
+    if "/" in value or not value.endswith(".db"):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a snapshot file name (etcd-<cluster>-<UTC time>-<node>.db, as "
+            "`kubeforge backup ENV` lists it): usage `kubeforge restore ENV SNAPSHOT`")
+    return value
+
+
 # Every operation is idempotent and re-runnable; the declared state stays in the spec.
 DAY2: tuple[Day2, ...] = (
     Day2("upgrade", "upgrade", "upgrade the cluster to the spec's kubernetes.version "
@@ -118,7 +127,8 @@ DAY2: tuple[Day2, ...] = (
          "newest N)"),
     Day2("restore", "etcd-restore", "restore every etcd member from one snapshot",
          vars=(("snapshot", "kubeforge_etcd_restore_snapshot"),),
-         options=((("snapshot",), {"help": "snapshot file name on the control-plane nodes "
+         options=((("snapshot",), {"type": _snapshot_name,
+                                   "help": "snapshot file name on the control-plane nodes "
                                    "(as listed by `kubeforge backup`)"}),)),
     Day2("certs", "certs", "check certificate expiry; --renew renews them node by node",
          vars=(("renew", "kubeforge_certs_renew"),),

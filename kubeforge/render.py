@@ -105,6 +105,7 @@ def group_vars(spec: ClusterSpec) -> dict[str, Any]:
         "kubeforge_addon_manifests": [{"name": name, **arts[name].as_dict()}
                                       for name in addons.manifests(spec)],
         "kubeforge_releases": [r.as_dict() for r in addons.expand(spec)],
+        "kubeforge_etcd_backup": spec.etcd_backup.model_dump(mode="json"),
     }
 
 

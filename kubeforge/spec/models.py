@@ -212,6 +212,33 @@ class Mirrors(Model):
     )
 
 
+class EtcdBackup(Model):
+    """etcd snapshots (`kubeforge backup`, and a systemd timer when `schedule` is set). Each
+    snapshot is kept on every control-plane node, so a restore works from any of them."""
+
+    dir: Annotated[str, Field(pattern=r"^/[^\s]*$")] = Field(
+        "/var/backups/kubeforge/etcd", description="Absolute folder on the control-plane nodes")
+    retention: Annotated[int, Field(ge=1, le=1000)] = Field(
+        7, description="Snapshots kept per folder (the newest); older ones are deleted")
+    schedule: Annotated[str, Field(min_length=1)] | None = Field(
+        None, description="systemd OnCalendar expression of the snapshot timer (for example "
+        "'daily' or '*-*-* 00/6:00:00'); null: no timer, snapshots only on `kubeforge backup`")
+    fetch: bool = Field(
+        True, description="Also copy each `kubeforge backup` snapshot to the control host "
+        "(.cache/<name>/etcd-backups, same retention)")
+
+    @field_validator("dir")
+    @classmethod
+    def _outside_cluster_state(cls, value: str) -> str:
+        # the restore moves /var/lib/etcd aside: snapshots inside it would move with it
+        path = "/" + value.strip("/")
+        for owned in ("/var/lib/etcd", "/etc/kubernetes"):
+            if path == "/" or path == owned or path.startswith(owned + "/"):
+                raise ValueError(f"{value} is not a place for backups: use a folder of its own "
+                                 "outside /var/lib/etcd and /etc/kubernetes")
+        return path
+
+
 class Lab(Model):
     """Only for `kubeforge lab`: the host bridge the lab machines hang off."""
 
@@ -231,6 +258,7 @@ class ClusterSpec(Model):
     cert_manager: CertManager = CertManager()
     releases: list[Release] = []
     mirrors: Mirrors = Mirrors()
+    etcd_backup: EtcdBackup = EtcdBackup()
     lab: Lab | None = None
 
     @property
