@@ -63,6 +63,10 @@ def inventory(spec: ClusterSpec) -> dict[str, Any]:
     }
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
 def _cluster_dns(service_cidr: IPv4Network) -> str:
     # kubeadm's convention: the tenth address of the service range
     return str(service_cidr.network_address + 10)
@@ -105,6 +109,10 @@ def group_vars(spec: ClusterSpec) -> dict[str, Any]:
         "kubeforge_addon_manifests": [{"name": name, **arts[name].as_dict()}
                                       for name in addons.manifests(spec)],
         "kubeforge_releases": [r.as_dict() for r in addons.expand(spec)],
+        # `kubeforge upgrade`: batch size and drain timeout, and the supported releases (the
+        # refusal of a minor skip names the release to go through)
+        "kubeforge_upgrade": {**spec.upgrade.model_dump(mode="json"),
+                              "releases": sorted(versions.RELEASES, key=_version_key)},
         "kubeforge_etcd_backup": spec.etcd_backup.model_dump(mode="json"),
     }
 

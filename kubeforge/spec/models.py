@@ -239,6 +239,17 @@ class EtcdBackup(Model):
         return path
 
 
+class Upgrade(Model):
+    """How `kubeforge upgrade` rolls the nodes over to a new `kubernetes.version`."""
+
+    worker_batch: Annotated[int, Field(ge=1)] = Field(
+        1, description="Workers drained and upgraded at the same time (control-plane nodes go "
+        "one at a time); keep it below what the PodDisruptionBudgets allow")
+    drain_timeout: Annotated[int, Field(ge=30, le=3600)] = Field(
+        300, description="Seconds a drain may wait for evictions (PodDisruptionBudgets) before "
+        "the upgrade stops with that node cordoned")
+
+
 class Lab(Model):
     """Only for `kubeforge lab`: the host bridge the lab machines hang off."""
 
@@ -259,6 +270,7 @@ class ClusterSpec(Model):
     releases: list[Release] = []
     mirrors: Mirrors = Mirrors()
     etcd_backup: EtcdBackup = EtcdBackup()
+    upgrade: Upgrade = Upgrade()
     lab: Lab | None = None
 
     @property
