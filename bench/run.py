@@ -32,6 +32,7 @@ KUBEFORGE = str(ROOT / ".venv" / "bin" / "kubeforge")
 KUBECTL = str(Path.home() / ".cache/kubeforge/mirror/files/release/v1.34.4/bin/linux/amd64/kubectl")
 TEMPLATE = ROOT / "bench" / "cluster.template.yml"
 NAME = "bench"  # the lab name in the template
+MARKER = "  # bench:workers (bench/run.py puts the workers here)"
 
 
 def write_spec(folder: Path, workers: int) -> Path:
@@ -40,7 +41,7 @@ def write_spec(folder: Path, workers: int) -> Path:
     lines = "\n".join(f"  - {{name: w{i}, address: 10.249.0.{20 + i}, roles: [worker]}}"
                       for i in range(1, workers + 1))
     path = folder / "cluster.yml"
-    path.write_text(TEMPLATE.read_text().replace("@WORKERS@", lines))
+    path.write_text(TEMPLATE.read_text().replace(MARKER, lines))
     return path
 
 
