@@ -194,6 +194,27 @@ def _load(values: list[float]) -> str:
     return f"{statistics.mean(values):4.1f}" if values else "-"
 
 
+# actions that run on the control host: they cost a worker process, not a round trip to the node
+LOCAL_ACTIONS = {"ansible.builtin.set_fact", "set_fact", "ansible.builtin.assert", "assert",
+                 "ansible.builtin.meta", "meta", "ansible.builtin.debug", "debug",
+                 "ansible.builtin.include_tasks", "include_tasks", "ansible.builtin.import_tasks",
+                 "ansible.builtin.include_role", "include_role", "ansible.builtin.fail", "fail",
+                 "ansible.builtin.validate_argument_spec", "validate_argument_spec"}
+
+
+def task_counts(path: str) -> dict[str, int]:
+    """Per run: tasks executed (not skipped) in all hosts, and those that reached a node."""
+    doc = json.loads(Path(path).read_text())
+    ran = remote = 0
+    for t in doc["tasks"]:
+        for h in t["hosts"].values():
+            if h["status"] != "skipped":
+                ran += 1
+                # a loop is one module run per item that ran
+                remote += (t["action"] not in LOCAL_ACTIONS) * max(1, h.get("items", 0))
+    return {"task_runs": ran, "remote_runs": remote, "hosts": len(doc["hosts"])}
+
+
 def breakdown(paths: list[str], top: int = 8) -> list[str]:
     """Median seconds per play, role and task over the given timings files."""
     plays: dict[str, list[float]] = defaultdict(list)
@@ -210,12 +231,16 @@ def breakdown(paths: list[str], top: int = 8) -> list[str]:
             per_play[play["name"]] += play.get("seconds", 0.0)
         for t in doc["tasks"]:
             per_role[t["role"] or "(play)"] += t.get("seconds", 0.0)
-            per_task[f"{t['role']} : {t['name']}" if t["role"] else t["name"]] += \
-                t.get("seconds", 0.0)
+            per_task[t["name"]] += t.get("seconds", 0.0)
         for src, dst in ((per_play, plays), (per_role, roles), (per_task, tasks)):
             for k, v in src.items():
                 dst[k].append(v)
     lines: list[str] = []
+    counts = [task_counts(p) for p in paths if Path(p).exists()]
+    if counts:
+        c = counts[0]
+        lines.append(f"    task runs (all hosts): {c['task_runs']}, of which reached a node: "
+                     f"{c['remote_runs']} ({c['remote_runs'] / max(c['hosts'], 1):.0f} per host)")
     for title, table in (("plays", plays), ("roles", roles), ("tasks", tasks)):
         ranked = sorted(table.items(), key=lambda kv: -statistics.median(kv[1]))[:top]
         lines.append(f"    top {title}:")

@@ -44,6 +44,8 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
         self._current: dict[str, Any] | None = None
         self._play: dict[str, Any] | None = None
         self._host_start: dict[tuple[str, str], float] = {}
+        # loop items that ran (each one is a module run of its own)
+        self._items: dict[tuple[str, str], int] = {}
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _close_task(self, now: float) -> None:
@@ -81,7 +83,9 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
             return
         seconds = round(time.monotonic() - t0, 3) if t0 is not None else None
         changed = bool(result._result.get("changed", False)) if status == "ok" else False
-        entry["hosts"][host] = {"seconds": seconds, "status": "changed" if changed else status}
+        items = self._items.pop((result._task._uuid, host), 0)
+        entry["hosts"][host] = {"seconds": seconds, "status": "changed" if changed else status,
+                                "items": items}
 
     def _find(self, task: Any) -> dict[str, Any] | None:
         # the newest entry of that task (free strategy: tasks interleave)
@@ -119,6 +123,16 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
 
     def v2_runner_on_unreachable(self, result: Any) -> None:
         self._host_done(result, "unreachable")
+
+    def _item(self, result: Any) -> None:
+        key = (result._task._uuid, result._host.get_name())
+        self._items[key] = self._items.get(key, 0) + 1
+
+    def v2_runner_item_on_ok(self, result: Any) -> None:
+        self._item(result)
+
+    def v2_runner_item_on_failed(self, result: Any) -> None:
+        self._item(result)
 
     def v2_playbook_on_stats(self, stats: Any) -> None:
         now = time.monotonic()
