@@ -80,15 +80,14 @@ def _kubeforge(*args: str, timeout: float = 2400) -> tuple[int, str, list[tuple[
         assert proc.stdout is not None
         for line in proc.stdout:
             out.append(line)
+            sys.stdout.write(line)
             if line.startswith("PLAY [") and "PLAY RECAP" not in line:
                 plays.append((time.monotonic(), line[6:line.index("]")]))
             if time.monotonic() > deadline:
                 proc.kill()
                 pytest.fail(f"{' '.join(args)} ran longer than {timeout:.0f}s")
         rc = proc.wait()
-    text = "".join(out)
-    print(text[-4000:], flush=True)
-    return rc, text, plays
+    return rc, "".join(out), plays
 
 
 def _phases(plays: list[tuple[float, str]], end: float) -> list[tuple[str, float]]:
