@@ -7,6 +7,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 ENV ?= lab
+# The default release plus the previous minor, the source of the upgrade drill.
+RELEASES := --release 1.34.4 --release 1.33.13
 # Debian packages the control host needs: the lab (debootstrap, systemd-nspawn, iproute2),
 # runc's cgo build (libseccomp-dev, pkg-config), the Debian package mirror (dpkg-dev).
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables libseccomp-dev pkg-config \
@@ -36,13 +38,13 @@ venv: $(VENV)/.installed
 # the HA cluster from bare machines and verify it on the real hosts.
 lab: setup
 	$(BIN)/kubeforge validate $(ENV) --no-file-checks
-	$(BIN)/kubeforge mirror build
+	$(BIN)/kubeforge mirror build $(RELEASES)
 	$(BIN)/kubeforge lab up $(ENV)
 	$(BIN)/kubeforge deploy $(ENV)
 	$(BIN)/kubeforge verify $(ENV)
 
 mirror: setup
-	$(BIN)/kubeforge mirror build
+	$(BIN)/kubeforge mirror build $(RELEASES)
 
 lab-down: venv
 	$(BIN)/kubeforge lab down $(ENV)
@@ -71,7 +73,7 @@ test-lab: setup
 # End to end on the lab from bare machines (the mirror build is cached by version).
 e2e: setup
 	$(BIN)/kubeforge lab down $(ENV)
-	$(BIN)/kubeforge mirror build
+	$(BIN)/kubeforge mirror build $(RELEASES)
 	$(BIN)/kubeforge lab up $(ENV)
 	$(BIN)/kubeforge deploy $(ENV)
 	$(BIN)/kubeforge deploy $(ENV) --expect-no-changes
