@@ -109,6 +109,7 @@ def group_vars(spec: ClusterSpec) -> dict[str, Any]:
         "kubeforge_addon_manifests": [{"name": name, **arts[name].as_dict()}
                                       for name in addons.manifests(spec)],
         "kubeforge_releases": [r.as_dict() for r in addons.expand(spec)],
+        "kubeforge_certificates": spec.certificates.model_dump(mode="json"),
         # `kubeforge upgrade`: batch size and drain timeout, and the supported releases (the
         # refusal of a minor skip names the release to go through)
         "kubeforge_upgrade": {**spec.upgrade.model_dump(mode="json"),

@@ -250,6 +250,14 @@ class Upgrade(Model):
         "the upgrade stops with that node cordoned")
 
 
+class Certificates(Model):
+    """`kubeforge certs` and `kubeforge status`: when the kubeadm certificates count as expiring."""
+
+    warn_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        30, description="Warn when a control-plane certificate expires within this many days "
+        "(renew with `kubeforge certs ENV --renew`)")
+
+
 class Lab(Model):
     """Only for `kubeforge lab`: the host bridge the lab machines hang off."""
 
@@ -271,6 +279,7 @@ class ClusterSpec(Model):
     mirrors: Mirrors = Mirrors()
     etcd_backup: EtcdBackup = EtcdBackup()
     upgrade: Upgrade = Upgrade()
+    certificates: Certificates = Certificates()
     lab: Lab | None = None
 
     @property
