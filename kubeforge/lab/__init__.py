@@ -12,6 +12,7 @@ Python API (used by the CLI, and by the Pulumi provider and Molecule driver); `s
     status(spec) -> list[MachineStatus]
     stop_machine(spec, host)      clean poweroff, disk kept, address goes silent
     start_machine(spec, host)     boot it again
+    remove_machine(spec, host)    delete one machine, the others keep running
 """
 
 from kubeforge.lab.model import LabPlan, MachinePlan, load_plan
@@ -19,6 +20,7 @@ from kubeforge.lab.ops import (
     MachineStatus,
     down,
     format_status,
+    remove_machine,
     start_machine,
     status,
     stop_machine,
@@ -32,6 +34,7 @@ __all__ = [
     "down",
     "format_status",
     "load_plan",
+    "remove_machine",
     "start_machine",
     "status",
     "stop_machine",

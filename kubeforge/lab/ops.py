@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubeforge.errors import KubeforgeError
@@ -283,3 +283,19 @@ def start_machine(
             if problems:
                 raise KubeforgeError("\n".join(problems))
     return started
+
+
+def remove_machine(spec: SpecLike | LabPlan, host: str, out: Out = print) -> list[str]:
+    """Delete one machine (disk, network namespace, cgroups, known_hosts entry) and leave the
+    others running: undoes `up` of a spec copy with extra hosts. Returns what could not be
+    removed (empty when clean)."""
+    plan = as_plan(spec)
+    m = plan.machine(host)
+    _preflight()
+    progress = Progress(out)
+    with _locked(plan), progress.step(f"machine {m.name} {m.address}") as info:
+        problems = machine.destroy(m)
+        network.remove_machine_net(m)
+        ssh.write_known_hosts(replace(plan, machines=tuple(x for x in plan.machines if x != m)))
+        info.append("removed" + (f" ({'; '.join(problems)})" if problems else ""))
+    return problems
