@@ -131,10 +131,18 @@ def render(report: Report, spec: ClusterSpec, warn_days: int) -> str:
     lines += ["", f"{'ETCD MEMBER':<12} {'HEALTH':<8} {'LEARNER':<8} ENDPOINT"]
     lines += [f"{m.name:<12} {_health(m.healthy):<8} {'yes' if m.learner else 'no':<8} "
               f"{m.endpoint}" for m in report.members]
-    lines += ["", f"{'CERTIFICATE':<28} {'NODE':<8} {'EXPIRES':<22} DAYS LEFT"]
-    for c in sorted(report.certs, key=lambda c: (c.days, c.name, c.node)):
-        name = f"{c.name} (CA)" if c.authority else c.name
-        lines.append(f"{name:<28} {c.node:<8} {c.expires:<22} {c.days:>9}")
+    # one row per certificate: the soonest expiry among the nodes that hold it
+    lines += ["", f"{'CERTIFICATE':<28} {'SOONEST EXPIRY':<22} {'DAYS LEFT':>9}  NODES"]
+    soonest: dict[tuple[str, bool], list[Cert]] = {}
+    for c in report.certs:
+        soonest.setdefault((c.name, c.authority), []).append(c)
+    for (name, authority), certs in sorted(soonest.items(),
+                                           key=lambda kv: (kv[0][1], min(c.days for c in kv[1]),
+                                                           kv[0][0])):
+        first = min(certs, key=lambda c: c.expires)
+        label = f"{name} (CA)" if authority else name
+        lines.append(f"{label:<28} {first.expires:<22} {first.days:>9}  "
+                     f"{','.join(sorted(c.node for c in certs))}")
     lines.append("")
     lines += [f"WARNING: {c.name} on {c.node} expires in {c.days} days (threshold {warn_days}): "
               + ("rotate the CA (kubeadm does not renew it)" if c.authority else

@@ -119,6 +119,14 @@ def test_each_problem_makes_the_cluster_unhealthy(
     assert "status: UNHEALTHY" in status.render(report, spec, 30)
 
 
+def test_certificate_table_shows_the_soonest_expiry_once(spec: ClusterSpec) -> None:
+    report = _healthy(spec)
+    report.certs.append(status.Cert("cp2", "apiserver", "2027-11-20T10:00:00Z", 361, False))
+    rows = [line for line in status.render(report, spec, 30).splitlines()
+            if line.startswith("apiserver ")]
+    assert rows == ["apiserver                    2027-11-20T10:00:00Z         361  cp1,cp2"]
+
+
 def test_expiring_certificate_prints_a_warning_line(spec: ClusterSpec) -> None:
     report = _healthy(spec)
     report.certs.append(status.Cert("cp2", "front-proxy-client", "2026-12-01", 7, False))
