@@ -75,6 +75,12 @@ def _cmd_day2(args: argparse.Namespace) -> int:
     from kubeforge import runner
 
     op: Day2 = args.op
+    rest = list(args.ansible_args)
+    for flags, kwargs in op.options:
+        # a flag written after ENV (`certs ENV --renew`) lands in the REMAINDER ansible arguments
+        if kwargs.get("action") == "store_const" and flags[0] in rest:
+            rest.remove(flags[0])
+            setattr(args, flags[0].lstrip("-").replace("-", "_"), kwargs["const"])
     extra: list[str] = []
     for dest, var in op.vars:
         value = getattr(args, dest, None)
@@ -82,7 +88,7 @@ def _cmd_day2(args: argparse.Namespace) -> int:
             extra += ["-e", f"{var}={value}"]
     if getattr(args, "limit", None):
         extra += ["--limit", args.limit]
-    extra += list(args.ansible_args)
+    extra += rest
     return runner.playbook(args.env, op.playbook, extra)
 
 

@@ -70,3 +70,21 @@ def test_deploy_flag_after_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "playbook", fake)
     assert main(["deploy", "lab", "--expect-no-changes", "--diff"]) == 0
     assert seen == {"env": "lab", "extra": ["--diff"], "expect": True}
+
+
+@pytest.mark.parametrize("argv", [["certs", "--renew", "lab", "--check"],
+                                  ["certs", "lab", "--renew", "--check"]])
+def test_certs_renew_flag_on_either_side_of_env(monkeypatch: pytest.MonkeyPatch,
+                                                argv: list[str]) -> None:
+    from kubeforge import runner
+
+    seen: dict[str, object] = {}
+
+    def fake(env: str, name: str, extra: list[str], expect_no_changes: bool = False) -> int:
+        seen.update(env=env, name=name, extra=extra)
+        return 0
+
+    monkeypatch.setattr(runner, "playbook", fake)
+    assert main(argv) == 0
+    assert seen == {"env": "lab", "name": "certs",
+                    "extra": ["-e", "kubeforge_certs_renew=true", "--check"]}
