@@ -106,10 +106,11 @@ def _start_mirror(plan: LabPlan, progress: Progress) -> None:
         progress.note("mirror: kubeforge.mirror has no start/stop/is_running yet — skipped")
         return
     try:
-        if mod.is_running() and _mirror_address(mod) == MIRROR_LISTEN:
-            progress.note(f"mirror: already serving on {plan.gateway}")
-            return
-        with progress.step(f"mirror: serve on {plan.gateway}") as info:
+        # start() leaves running servers alone but still pushes: a build made while the mirror
+        # served (a second Kubernetes release) reaches the registry only that way
+        serving = mod.is_running() and _mirror_address(mod) == MIRROR_LISTEN
+        with progress.step(f"mirror: {'serving' if serving else 'serve'} on {plan.gateway}") \
+                as info:
             mod.start(MIRROR_LISTEN)
             info.append("running" if mod.is_running() else "start() returned but it is not running")
     except Exception as e:  # the lab is usable without the mirror; say why and go on
