@@ -66,7 +66,11 @@ def close_ssh_masters(spec: Path) -> None:
 
 
 def lab_fresh(spec: Path, log: Path) -> None:
-    sh([KUBEFORGE, "lab", "down", str(spec)], log)
+    # on a loaded host a process can outlive SIGKILL for a moment (D state): try again
+    for attempt in range(3):
+        if sh([KUBEFORGE, "lab", "down", str(spec)], log, check=attempt == 2) == 0:
+            break
+        time.sleep(5)
     sh([KUBEFORGE, "lab", "up", str(spec)], log)
     sh([KUBEFORGE, "render", str(spec)], log)
     close_ssh_masters(spec)
@@ -313,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-phases", action="store_true",
                         help="skip deploy/no-op/add rounds (only --scaling)")
     parser.add_argument("--only", choices=["kubeforge", "raw"], default=None)
+    parser.add_argument("--deploy-only", action="store_true",
+                        help="per round only the deploy from bare machines (no no-op/add runs)")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/kf-bench"),
                         help="where the spec, logs and results go (outside the repository)")
     parser.add_argument("--label", default="")
@@ -348,10 +354,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["rounds"].append(rnd)
             for w in who:
                 if w == "raw":
-                    rnd["raw"] = round_raw(spec_dir, args.workers, out, True, args.add3_to)
+                    rnd["raw"] = round_raw(spec_dir, args.workers, out, not args.deploy_only,
+                                           args.add3_to)
                 else:
-                    rnd["kubeforge"] = round_kubeforge(spec_dir, args.workers, out, i, True,
-                                                       args.add3_to)
+                    rnd["kubeforge"] = round_kubeforge(spec_dir, args.workers, out, i,
+                                                       not args.deploy_only, args.add3_to)
                 save()
         for n in [int(x) for x in args.scaling.split(",") if x]:
             rnd = {}
