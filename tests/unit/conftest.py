@@ -50,3 +50,22 @@ def lab_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     pebble_ca.write_text("-----BEGIN CERTIFICATE-----\nnot a real one\n")
     monkeypatch.setenv("KUBEFORGE_CACHE", str(cache))
     return cache
+
+
+def _rendered_group_vars(spec_file: Path, out: Path) -> dict[str, Any]:
+    """Render `spec_file` (its releases dropped: the lab's charts are relative to its own folder)
+    and return the group vars Ansible would read."""
+    from kubeforge.render import render
+    from kubeforge.spec import load_spec
+
+    data = yaml.safe_load(spec_file.read_text())
+    data["releases"] = []
+    spec_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    render(load_spec(str(spec_file)), out)
+    rendered: dict[str, Any] = yaml.safe_load((out / "group_vars/all/kubeforge.yml").read_text())
+    return rendered
+
+
+@pytest.fixture
+def rendered_group_vars() -> Callable[[Path, Path], dict[str, Any]]:
+    return _rendered_group_vars

@@ -7,29 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kubeforge.cli import build_parser
 from kubeforge.errors import SpecError
-from kubeforge.render import render
 from kubeforge.spec import load_spec
 
 Writer = Callable[[dict[str, Any]], Path]
 
 
-def _group_vars(spec_file: Path, out: Path) -> dict[str, Any]:
-    data = yaml.safe_load(spec_file.read_text())
-    data["releases"] = []  # the lab's charts are relative to its own folder
-    spec_file.write_text(yaml.safe_dump(data))
-    render(load_spec(spec_file), out)
-    data: dict[str, Any] = yaml.safe_load((out / "group_vars/all/kubeforge.yml").read_text())
-    return data
-
-
 def test_defaults_render(lab_files: Path, lab_data: dict[str, Any], write_spec: Writer,
-                         tmp_path: Path) -> None:
+                         tmp_path: Path,
+        rendered_group_vars: Callable[[Path, Path], dict[str, Any]]) -> None:
     lab_data.pop("etcd_backup", None)
-    gv = _group_vars(write_spec(lab_data), tmp_path / "out")
+    gv = rendered_group_vars(write_spec(lab_data), tmp_path / "out")
     assert gv["kubeforge_etcd_backup"] == {
         "dir": "/var/backups/kubeforge/etcd", "retention": 7, "schedule": None, "fetch": True}
     # the role downloads etcdctl/etcdutl from the same pinned tarball as everything else
@@ -38,10 +28,11 @@ def test_defaults_render(lab_files: Path, lab_data: dict[str, Any], write_spec: 
 
 
 def test_custom_values_render(lab_files: Path, lab_data: dict[str, Any], write_spec: Writer,
-                              tmp_path: Path) -> None:
+                              tmp_path: Path,
+        rendered_group_vars: Callable[[Path, Path], dict[str, Any]]) -> None:
     lab_data["etcd_backup"] = {"dir": "/srv/etcd-backups/", "retention": 3,
                                "schedule": "*-*-* 00/6:00:00", "fetch": False}
-    gv = _group_vars(write_spec(lab_data), tmp_path / "out")
+    gv = rendered_group_vars(write_spec(lab_data), tmp_path / "out")
     assert gv["kubeforge_etcd_backup"] == {
         "dir": "/srv/etcd-backups", "retention": 3, "schedule": "*-*-* 00/6:00:00",
         "fetch": False}

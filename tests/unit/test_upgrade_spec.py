@@ -7,27 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kubeforge import versions
 from kubeforge.errors import KubeforgeError
-from kubeforge.render import render
 from kubeforge.spec import load_spec
 
 
-def _group_vars(spec_file: Path, out: Path) -> dict[str, Any]:
-    # the lab's charts are relative to its folder: this test is about the upgrade section only
-    data = yaml.safe_load(spec_file.read_text())
-    data["releases"] = []
-    spec_file.write_text(yaml.safe_dump(data, sort_keys=False))
-    render(load_spec(str(spec_file)), out)
-    data: dict[str, Any] = yaml.safe_load((out / "group_vars/all/kubeforge.yml").read_text())
-    return data
-
-
 def test_upgrade_defaults(tmp_path: Path, lab_files: Path, lab_data: dict[str, Any],
-                          write_spec: Callable[[dict[str, Any]], Path]) -> None:
-    gv = _group_vars(write_spec(lab_data), tmp_path / "out")
+                          write_spec: Callable[[dict[str, Any]], Path],
+        rendered_group_vars: Callable[[Path, Path], dict[str, Any]]) -> None:
+    gv = rendered_group_vars(write_spec(lab_data), tmp_path / "out")
     up = gv["kubeforge_upgrade"]
     assert up["worker_batch"] == 1
     assert up["drain_timeout"] == 300
@@ -38,9 +27,10 @@ def test_upgrade_defaults(tmp_path: Path, lab_files: Path, lab_data: dict[str, A
 
 
 def test_upgrade_fields_render(tmp_path: Path, lab_files: Path, lab_data: dict[str, Any],
-                               write_spec: Callable[[dict[str, Any]], Path]) -> None:
+                               write_spec: Callable[[dict[str, Any]], Path],
+        rendered_group_vars: Callable[[Path, Path], dict[str, Any]]) -> None:
     lab_data["upgrade"] = {"worker_batch": 2, "drain_timeout": 600}
-    up = _group_vars(write_spec(lab_data), tmp_path / "out")["kubeforge_upgrade"]
+    up = rendered_group_vars(write_spec(lab_data), tmp_path / "out")["kubeforge_upgrade"]
     assert (up["worker_batch"], up["drain_timeout"]) == (2, 600)
 
 
