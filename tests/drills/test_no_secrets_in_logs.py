@@ -1,0 +1,113 @@
+"""Drill: a deploy that mints join credentials leaks none of them, even at -vvv. One worker is
+reset (`kubeforge reset ENV --limit WORKER`) and re-joined by `kubeforge deploy ENV -vvv`; the
+whole output must hold no bootstrap token, no certificate key and no encryption key, and the
+worker is Ready again at the end."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubeforge import paths, status
+from kubeforge.spec import ClusterSpec, spec_path
+
+from .conftest import Kubectl, wait_for
+
+pytestmark = pytest.mark.lab
+
+TOKEN = re.compile(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b")
+# a certificate key is 64 hex characters; sha256 digests look the same, so the digests the run
+# may print (pinned artifacts, image digests, the CA hash, all written `sha256:...` or pinned
+# in the spec) are told apart below
+HEX64 = re.compile(r"(?<![0-9a-f:])[0-9a-f]{64}(?![0-9a-f])")
+
+
+def _kubeforge(env: str, args: list[str], log: Path, timeout: float) -> tuple[int, float]:
+    started = time.monotonic()
+    with log.open("w") as out:
+        rc = subprocess.run([sys.executable, "-m", "kubeforge", args[0], env, *args[1:]],
+                            cwd=paths.ROOT, stdout=out, stderr=subprocess.STDOUT, text=True,
+                            timeout=timeout, check=False).returncode
+    return rc, time.monotonic() - started
+
+
+def _pinned_digests(spec: ClusterSpec, env: str) -> set[str]:
+    """Every sha256 the rendered inventory and the mirror's table pin (public, may be printed)."""
+    found = set(HEX64.findall((spec_path(env).parent / "group_vars/all/kubeforge.yml").read_text()))
+    table = spec.mirrors.checksums_file
+    if table and Path(str(table)).is_file():
+        found |= set(HEX64.findall(Path(str(table)).read_text()))
+    return found
+
+
+def _bootstrap_tokens(kubectl: Kubectl) -> list[str]:
+    res = kubectl("-n", "kube-system", "get", "secrets", "-o", "json",
+                  "--field-selector", "type=bootstrap.kubernetes.io/token")
+    assert res.returncode == 0, res.stderr
+    out = []
+    for item in json.loads(res.stdout)["items"]:
+        d = item["data"]
+        out.append(base64.b64decode(d["token-id"]).decode() + "."
+                   + base64.b64decode(d["token-secret"]).decode())
+    return out
+
+
+def _ready(kubectl: Kubectl, node: str) -> bool:
+    res = kubectl("get", "node", node, "-o", "json")
+    if res.returncode != 0:
+        return False
+    conds: list[dict[str, Any]] = json.loads(res.stdout)["status"]["conditions"]
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+
+
+def test_rejoin_at_vvv_leaks_no_secret(spec: ClusterSpec, kubectl: Kubectl,
+                                       pytestconfig: pytest.Config, tmp_path: Path) -> None:
+    if not spec.workers:
+        pytest.skip("needs a worker to reset and re-join")
+    env = str(pytestconfig.getoption("env"))
+    worker = spec.workers[-1].name
+    cp = spec.control_plane[0]
+    enc = yaml.safe_load(status._ssh(spec, cp, "cat /etc/kubernetes/encryption/config.yaml"))
+    enc_keys = [k["secret"] for r in enc["resources"] for p in r["providers"]
+                for conf in p.values() if conf for k in conf.get("keys", [])]
+    assert enc_keys, "no encryption key on the first control-plane node"
+
+    rc, took = _kubeforge(env, ["reset", "--limit", worker], tmp_path / "reset.log", 600)
+    assert rc == 0, (tmp_path / "reset.log").read_text()[-3000:]
+    print(f"reset {worker} in {took:.0f} s")
+
+    log = tmp_path / "deploy-vvv.log"
+    rc, took = _kubeforge(env, ["deploy", "-vvv"], log, 1800)
+    text = log.read_text(errors="replace")
+    print(f"deploy -vvv re-joined {worker} in {took:.0f} s, {len(text.splitlines())} lines of "
+          f"output, kept at {log}")
+    assert rc == 0, text[-4000:]
+    assert f"changed: [{worker}]" in text, "the deploy did not touch the reset worker"
+
+    # the tokens that exist right now include the one minted for this join (15-minute TTL)
+    tokens = _bootstrap_tokens(kubectl)
+    assert tokens, "no bootstrap token in the cluster: the deploy minted none"
+    leaked = [t for t in tokens if t in text]
+    shaped = sorted(set(TOKEN.findall(text)))
+    assert not leaked, f"bootstrap tokens in the output: {len(leaked)}"
+    assert not shaped, f"token-shaped strings in the output: {shaped[:5]}"
+
+    pinned = _pinned_digests(spec, env)
+    hex64 = sorted(set(HEX64.findall(text)) - pinned)
+    assert not hex64, f"64-hex strings (certificate-key shaped) in the output: {hex64[:5]}"
+
+    assert not [k for k in enc_keys if k in text], "the encryption key is in the output"
+    print(f"scanned for {len(tokens)} live bootstrap token(s), the token pattern, "
+          f"64-hex certificate-key shapes ({len(pinned)} pinned digests allowed) and "
+          f"{len(enc_keys)} encryption key(s): none found")
+
+    assert wait_for(f"{worker} Ready again", lambda: _ready(kubectl, worker), 300)
