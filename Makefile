@@ -14,7 +14,8 @@ RELEASES := --release 1.34.4 --release 1.33.13
 DRILLS := $(addprefix tests/drills/test_,vip_failover.py control_plane_loss.py \
 	addon_lifecycle.py quorum_loss.py etcd_backup_restore.py)
 # Drills that ran on machines but have not passed end to end on the lab yet (see README).
-DAY2_DRILLS := $(addprefix tests/drills/test_,scale_remove.py upgrade.py)
+DAY2_DRILLS := $(addprefix tests/drills/test_,scale_remove.py certs_renew.py no_secrets_in_logs.py \
+	upgrade.py)
 # Debian packages the control host needs: the lab (debootstrap, systemd-nspawn, iproute2),
 # runc's cgo build (libseccomp-dev, pkg-config), the Debian package mirror (dpkg-dev).
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables libseccomp-dev pkg-config \
