@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,13 +30,74 @@ def on(spec: ClusterSpec, host: str, command: str, timeout: float = 30,
                           text=True, timeout=timeout, check=False)
 
 
-def kubeforge(*args: str, timeout: float = 1200) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run the kubeforge CLI (from this virtualenv); returns the result and its duration."""
+@dataclass
+class Run:
+    """One kubeforge CLI run: exit code, output (stdout and stderr), seconds, and when each
+    play started (monotonic time, play name; a serial play starts once per batch)."""
+
+    returncode: int
+    stdout: str
+    took: float
+    plays: list[tuple[float, str]] = field(default_factory=list)
+
+
+def kubeforge(*args: str, timeout: float = 1200, log: Path | None = None,
+              env: dict[str, str] | None = None) -> Run:
+    """Run the kubeforge CLI (from this virtualenv). Its output goes to `log` (a temporary file
+    by default, named up front so a long run can be followed with tail -f) as it comes."""
+    cmd = [str(Path(sys.executable).parent / "kubeforge"), *args]
+    if log is None:
+        with tempfile.NamedTemporaryFile(prefix=f"kubeforge-{args[0]}-", suffix=".log",
+                                         delete=False) as tmp:
+            log = Path(tmp.name)
+    print(f"$ kubeforge {' '.join(args)} (output: {log})", flush=True)
     started = time.monotonic()
-    proc = subprocess.run([str(Path(sys.executable).parent / "kubeforge"), *args],
-                          cwd=paths.ROOT, capture_output=True, text=True, timeout=timeout,
-                          check=False)
-    return proc, time.monotonic() - started
+    deadline = started + timeout
+    out: list[str] = []
+    plays: list[tuple[float, str]] = []
+    with log.open("w") as sink, subprocess.Popen(
+            cmd, cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            errors="replace", bufsize=1, env={**os.environ, **(env or {})}) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.append(line)
+            sink.write(line)
+            if line.startswith("PLAY [") and not line.startswith("PLAY RECAP"):
+                plays.append((time.monotonic(), line[6:line.find("]")]))
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"kubeforge {' '.join(args)} ran longer than {timeout:.0f}s")
+        rc = proc.wait()
+    run = Run(rc, "".join(out), time.monotonic() - started, plays)
+    print(f"$ kubeforge {args[0]} -> rc {rc} in {run.took:.0f}s", flush=True)
+    return run
+
+
+def play_durations(run: Run, end: float) -> list[tuple[str, float]]:
+    """Seconds per play start of `run`, the last one ending at `end`."""
+    bounds = [*run.plays, (end, "")]
+    return [(name, bounds[i + 1][0] - t) for i, (t, name) in enumerate(run.plays)]
+
+
+def absolute_paths(data: dict[str, Any], base: Path) -> None:
+    """Make the relative paths of spec `data` (read from folder `base`) absolute, so a copy of
+    the spec elsewhere means the same files."""
+    def fix(value: str) -> str:
+        return value if value.startswith(("/", "~", "$")) else str((base / value).resolve())
+
+    for holder in (data.get("ssh") or {}, data.get("mirrors") or {},
+                   *[(h.get("ssh") or {}) for h in data.get("hosts", [])]):
+        for key in ("key", "known_hosts", "checksums_file"):
+            if isinstance(holder.get(key), str):
+                holder[key] = fix(holder[key])
+    for issuer in (data.get("cert_manager") or {}).get("issuers", []):
+        acme = issuer.get("acme") or {}
+        if isinstance(acme.get("ca_bundle_file"), str):
+            acme["ca_bundle_file"] = fix(acme["ca_bundle_file"])
+    for rel in data.get("releases", []):
+        if "path" in rel.get("source", {}):
+            rel["source"]["path"] = fix(rel["source"]["path"])
+        rel["values_files"] = [fix(f) for f in rel.get("values_files", [])]
 
 
 def env_arg(pytestconfig: pytest.Config) -> str:

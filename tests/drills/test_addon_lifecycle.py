@@ -12,7 +12,6 @@ import gzip
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +22,15 @@ from kubeforge import paths
 from kubeforge.spec import ClusterSpec
 
 from .conftest import Kubectl
+from .remote import Run, absolute_paths, kubeforge
 
 NS = "kubeforge-drill"
 
 
-def _deploy(spec_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    cmd = [str(Path(sys.executable).parent / "kubeforge"), "addons", str(spec_file), *extra]
-    proc = subprocess.run(cmd, cwd=paths.ROOT, capture_output=True, text=True, check=False,
-                          timeout=900)
-    print(proc.stdout[-3000:], proc.stderr[-2000:])
-    return proc
+def _deploy(spec_file: Path, *extra: str) -> Run:
+    run = kubeforge("addons", str(spec_file), *extra, timeout=900)
+    print(run.stdout[-3000:])
+    return run
 
 
 def _helm_release(kubectl: Kubectl, name: str) -> dict[str, Any] | None:
@@ -53,11 +51,7 @@ def drill_spec(spec: ClusterSpec, tmp_path: Path) -> tuple[Path, Path, dict[str,
     """A copy of the lab spec (relative paths made absolute) and a chart of our own."""
     lab_dir = paths.inventories_dir() / spec.name
     data: dict[str, Any] = yaml.safe_load((lab_dir / "cluster.yml").read_text())
-    for r in data.get("releases", []):
-        src = r["source"]
-        if "path" in src:
-            src["path"] = str((lab_dir / src["path"]).resolve())
-        r["values_files"] = [str((lab_dir / f).resolve()) for f in r.get("values_files", [])]
+    absolute_paths(data, lab_dir)
     chart = tmp_path / "chart"
     shutil.copytree(paths.ROOT / "charts" / "echo", chart)
     env = tmp_path / "env"

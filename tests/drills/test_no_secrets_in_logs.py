@@ -8,19 +8,17 @@ from __future__ import annotations
 import base64
 import json
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from kubeforge import paths, status
+from kubeforge import status
 from kubeforge.spec import ClusterSpec, spec_path
 
 from .conftest import Kubectl, wait_for
+from .remote import kubeforge
 
 pytestmark = pytest.mark.lab
 
@@ -29,15 +27,6 @@ TOKEN = re.compile(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b")
 # may print (pinned artifacts, image digests, the CA hash, all written `sha256:...` or pinned
 # in the spec) are told apart below
 HEX64 = re.compile(r"(?<![0-9a-f:])[0-9a-f]{64}(?![0-9a-f])")
-
-
-def _kubeforge(env: str, args: list[str], log: Path, timeout: float) -> tuple[int, float]:
-    started = time.monotonic()
-    with log.open("w") as out:
-        rc = subprocess.run([sys.executable, "-m", "kubeforge", args[0], env, *args[1:]],
-                            cwd=paths.ROOT, stdout=out, stderr=subprocess.STDOUT, text=True,
-                            timeout=timeout, check=False).returncode
-    return rc, time.monotonic() - started
 
 
 def _pinned_digests(spec: ClusterSpec, env: str) -> set[str]:
@@ -81,16 +70,16 @@ def test_rejoin_at_vvv_leaks_no_secret(spec: ClusterSpec, kubectl: Kubectl,
                 for conf in p.values() if conf for k in conf.get("keys", [])]
     assert enc_keys, "no encryption key on the first control-plane node"
 
-    rc, took = _kubeforge(env, ["reset", "--limit", worker], tmp_path / "reset.log", 600)
-    assert rc == 0, (tmp_path / "reset.log").read_text()[-3000:]
-    print(f"reset {worker} in {took:.0f} s")
+    reset = kubeforge("reset", env, "--limit", worker, timeout=600)
+    assert reset.returncode == 0, reset.stdout[-3000:]
+    print(f"reset {worker} in {reset.took:.0f} s")
 
     log = tmp_path / "deploy-vvv.log"
-    rc, took = _kubeforge(env, ["deploy", "-vvv"], log, 1800)
-    text = log.read_text(errors="replace")
-    print(f"deploy -vvv re-joined {worker} in {took:.0f} s, {len(text.splitlines())} lines of "
-          f"output, kept at {log}")
-    assert rc == 0, text[-4000:]
+    deploy = kubeforge("deploy", env, "-vvv", log=log, timeout=1800)
+    text = deploy.stdout
+    print(f"deploy -vvv re-joined {worker} in {deploy.took:.0f} s, "
+          f"{len(text.splitlines())} lines of output, kept at {log}")
+    assert deploy.returncode == 0, text[-4000:]
     assert f"changed: [{worker}]" in text, "the deploy did not touch the reset worker"
 
     # the tokens that exist right now include the one minted for this join (15-minute TTL)

@@ -11,11 +11,7 @@ changes nothing. The extra machines are deleted at the end, the stopped one is s
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -24,12 +20,13 @@ from typing import Any
 import pytest
 import yaml
 
-from kubeforge import lab, paths
+from kubeforge import lab
 from kubeforge.lab.ops import as_plan
 from kubeforge.lab.ssh import ssh_argv
 from kubeforge.spec import ClusterSpec, load_spec, spec_path
 
 from .conftest import Kubectl, wait_for
+from .remote import absolute_paths, kubeforge
 
 pytestmark = pytest.mark.lab
 
@@ -40,27 +37,6 @@ SERVICES = ("containerd", "kubelet", "haproxy", "keepalived")
 # The only roles allowed to change a member during scale: the endpoint gets the new control-plane
 # node, and the first control-plane node mints the join credentials
 ALLOWED_ON_MEMBERS = {"apiserver_lb", "kubeadm_control_plane"}
-
-
-def _kubeforge(*args: str, timings: Path | None = None,
-               timeout: float = 1800) -> tuple[subprocess.CompletedProcess[str], float]:
-    env = dict(os.environ)
-    if timings is not None:
-        env["KUBEFORGE_TIMINGS"] = str(timings)
-    started = time.monotonic()
-    # the output goes to a file as it comes, so a long run can be followed (tail -f)
-    with tempfile.NamedTemporaryFile("w+", prefix=f"kubeforge-{args[0]}-", suffix=".log",
-                                     delete=False) as log:
-        print(f"$ kubeforge {' '.join(args)} (output: {log.name})", flush=True)
-        rc = subprocess.run([str(Path(sys.executable).parent / "kubeforge"), *args],
-                            cwd=paths.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            text=True, timeout=timeout, check=False).returncode
-        log.seek(0)
-        proc = subprocess.CompletedProcess(args, rc, log.read(), "")
-    took = time.monotonic() - started
-    print(f"$ kubeforge {' '.join(args)} -> rc {proc.returncode} in {took:.0f}s")
-    print(proc.stdout[-4000:], proc.stderr[-2000:])
-    return proc, took
 
 
 def _on(spec: ClusterSpec, host: str, command: str) -> str:
@@ -134,11 +110,7 @@ def scaled_spec(spec: ClusterSpec, tmp_path: Path, pytestconfig: pytest.Config,
     fail)."""
     src = spec_path(str(pytestconfig.getoption("env")))
     data: dict[str, Any] = yaml.safe_load(src.read_text())
-    # relative paths of the spec (chart sources, values files) must survive the move
-    for r in data.get("releases") or []:
-        if "path" in r["source"]:
-            r["source"]["path"] = str((src.parent / r["source"]["path"]).resolve())
-        r["values_files"] = [str((src.parent / f).resolve()) for f in r.get("values_files", [])]
+    absolute_paths(data, src.parent)
     addresses = _free_addresses(spec, len(NEW))
     assert not set(NEW) & {h.name for h in spec.hosts}
     data["hosts"] = [*data["hosts"], *(
@@ -157,11 +129,11 @@ def scaled_spec(spec: ClusterSpec, tmp_path: Path, pytestconfig: pytest.Config,
         # a no-op after a passing drill; after a failure the nodes leave the cluster first, and
         # whatever failed is retried without its machine (etcd member and Node removed anyway)
         left = [name for name in NEW
-                if _kubeforge("remove-node", str(spec_file), name)[0].returncode != 0]
+                if kubeforge("remove-node", str(spec_file), name).returncode != 0]
         for name in NEW:
             lab.remove_machine(copy, name)
         for name in left:
-            _kubeforge("remove-node", str(spec_file), name)
+            kubeforge("remove-node", str(spec_file), name)
 
 
 def test_scale_out_and_in(spec: ClusterSpec, scaled_spec: tuple[ClusterSpec, Path],
@@ -174,14 +146,15 @@ def test_scale_out_and_in(spec: ClusterSpec, scaled_spec: tuple[ClusterSpec, Pat
 
     # -- scale: both join, the members stay as they are --------------------------------------
     timings = tmp_path / "scale-timings.json"
-    proc, scale_took = _kubeforge("scale", str(spec_file), timings=timings, timeout=3600)
+    proc = kubeforge("scale", str(spec_file), env={"KUBEFORGE_TIMINGS": str(timings)},
+                     timeout=3600)
     assert proc.returncode == 0, "scale failed"
     changed = _changed(proc.stdout)
     tasks = json.loads(timings.read_text())["tasks"]
     member_changes = {h: sorted({f"{t['role']}: {t['name']}" for t in tasks
                                  if t["hosts"].get(h, {}).get("status") == "changed"})
                       for h in members}
-    print(f"scale of 1 worker + 2 control-plane nodes: {scale_took:.0f}s; changed per host "
+    print(f"scale of 1 worker + 2 control-plane nodes: {proc.took:.0f}s; changed per host "
           f"{changed}; changes on members: {member_changes}")
     for h in members:
         roles = {c.split(":")[0] for c in member_changes[h]}
@@ -211,14 +184,15 @@ def test_scale_out_and_in(spec: ClusterSpec, scaled_spec: tuple[ClusterSpec, Pat
             assert new_addr[cp_name] in _on(spec, cp.name, "cat /etc/keepalived/keepalived.conf")
 
     # a second scale has nothing to do
-    proc, _ = _kubeforge("scale", str(spec_file))
+    proc = kubeforge("scale", str(spec_file))
     assert proc.returncode == 0 and sum(_changed(proc.stdout).values()) == 0
     assert "nothing to join" in proc.stdout
 
     # -- remove both: back to the original cluster ---------------------------------------------
     removal: dict[str, float] = {}
     for name in NEW:
-        proc, removal[name] = _kubeforge("remove-node", str(spec_file), name)
+        proc = kubeforge("remove-node", str(spec_file), name)
+        removal[name] = proc.took
         assert proc.returncode == 0, f"remove-node {name} failed"
         assert "delete it from the hosts of the spec" in proc.stdout
     print("removal: " + ", ".join(f"{n} {t:.0f}s" for n, t in removal.items()))
@@ -234,7 +208,7 @@ def test_scale_out_and_in(spec: ClusterSpec, scaled_spec: tuple[ClusterSpec, Pat
     assert ready.returncode == 0 and ready.stdout.strip() == "ok"
 
     # a re-run finds the node gone and changes nothing
-    proc, _ = _kubeforge("remove-node", str(spec_file), NEW_CPS[-1])
+    proc = kubeforge("remove-node", str(spec_file), NEW_CPS[-1])
     assert proc.returncode == 0 and sum(_changed(proc.stdout).values()) == 0
     assert "not a cluster member any more" in proc.stdout
 
@@ -248,13 +222,13 @@ def test_quorum_guard_refuses(spec: ClusterSpec, kubectl: Kubectl, pytestconfig:
     down, target = cps[-1], cps[1]
     members_before = _etcd_members(kubectl, cps[0])
 
-    proc, _ = _kubeforge("remove-node", env, "no-such-node")
+    proc = kubeforge("remove-node", env, "no-such-node")
     assert proc.returncode != 0 and all(h.name in proc.stdout for h in spec.hosts)
 
     lab.stop_machine(spec, down)
     try:
-        proc, took = _kubeforge("remove-node", env, target)
-        print(f"refusal took {took:.0f}s")
+        proc = kubeforge("remove-node", env, target)
+        print(f"refusal took {proc.took:.0f}s")
         assert proc.returncode != 0, "a removal that breaks quorum must be refused"
         assert f"Refusing to remove {target}" in proc.stdout
         assert f"{len(cps)} members, {len(cps) - 1} healthy" in proc.stdout

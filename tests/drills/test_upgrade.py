@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -28,6 +27,7 @@ from kubeforge import paths, versions
 from kubeforge.spec import ClusterSpec, spec_path
 
 from .conftest import Kubectl, wait_for
+from .remote import absolute_paths, kubeforge, play_durations
 
 pytestmark = pytest.mark.lab
 
@@ -45,55 +45,6 @@ def _previous_minor(version: str) -> str | None:
     older = [r for r in versions.RELEASES.values() if r.minor == (major, minor - 1)]
     return max(older, key=lambda r: tuple(int(p) for p in r.kubernetes.split("."))).kubernetes \
         if older else None
-
-
-def _absolute(data: dict[str, Any], base: Path) -> None:
-    """Make the spec's relative paths absolute, so a copy elsewhere means the same files."""
-    def fix(value: str) -> str:
-        return value if value.startswith(("/", "~", "$")) else str((base / value).resolve())
-
-    for holder in (data.get("ssh") or {}, data.get("mirrors") or {},
-                   *[(h.get("ssh") or {}) for h in data.get("hosts", [])]):
-        for key in ("key", "known_hosts", "checksums_file"):
-            if isinstance(holder.get(key), str):
-                holder[key] = fix(holder[key])
-    for issuer in (data.get("cert_manager") or {}).get("issuers", []):
-        acme = issuer.get("acme") or {}
-        if isinstance(acme.get("ca_bundle_file"), str):
-            acme["ca_bundle_file"] = fix(acme["ca_bundle_file"])
-    for rel in data.get("releases", []):
-        if "path" in rel.get("source", {}):
-            rel["source"]["path"] = fix(rel["source"]["path"])
-        rel["values_files"] = [fix(f) for f in rel.get("values_files", [])]
-
-
-def _kubeforge(*args: str, timeout: float = 2400) -> tuple[int, str, list[tuple[float, str]]]:
-    """Run `kubeforge ARGS`, streaming its output; returns the exit code, the output and when
-    each play started (monotonic time, play name)."""
-    cmd = [str(Path(sys.executable).parent / "kubeforge"), *args]
-    print(f"$ {' '.join(cmd)}", flush=True)
-    plays: list[tuple[float, str]] = []
-    out: list[str] = []
-    deadline = time.monotonic() + timeout
-    with subprocess.Popen(cmd, cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, bufsize=1) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.append(line)
-            sys.stdout.write(line)
-            if line.startswith("PLAY [") and "PLAY RECAP" not in line:
-                plays.append((time.monotonic(), line[6:line.index("]")]))
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"{' '.join(args)} ran longer than {timeout:.0f}s")
-        rc = proc.wait()
-    return rc, "".join(out), plays
-
-
-def _phases(plays: list[tuple[float, str]], end: float) -> list[tuple[str, float]]:
-    """Durations per play start (a serial play starts once per batch)."""
-    bounds = [*plays, (end, "")]
-    return [(name, bounds[i + 1][0] - t) for i, (t, name) in enumerate(plays)]
 
 
 @dataclass
@@ -202,7 +153,7 @@ def old_spec(spec: ClusterSpec, pytestconfig: pytest.Config, tmp_path: Path) -> 
         pytest.skip(f"kubeforge supports no release of the minor before {spec.kubernetes.version}")
     source = spec_path(str(pytestconfig.getoption("env")))
     data: dict[str, Any] = yaml.safe_load(source.read_text())
-    _absolute(data, source.parent)
+    absolute_paths(data, source.parent)
     data.setdefault("kubernetes", {})["version"] = old
     env = tmp_path / "old"
     env.mkdir()
@@ -229,19 +180,20 @@ def test_upgrade_under_load(spec: ClusterSpec, pytestconfig: pytest.Config, old_
     try:
         # 1. the environment, rebuilt at the previous minor
         t = time.monotonic()
-        rc, _, _ = _kubeforge("reset", str(old_spec), timeout=900)
+        rc = kubeforge("reset", str(old_spec), timeout=900).returncode
         assert rc == 0, "kubeforge reset failed"
         figures.append(("reset", time.monotonic() - t))
         t = time.monotonic()
-        rc, _, _ = _kubeforge("deploy", str(old_spec), timeout=2400)
+        rc = kubeforge("deploy", str(old_spec), timeout=2400).returncode
         assert rc == 0, f"deploying {old} failed"
         figures.append((f"deploy {old}", time.monotonic() - t))
         assert wait_for(f"every node Ready at {old}", lambda: _all_at(kubectl, spec, old), 300)
 
         # 2. a deploy of the spec must not upgrade by accident
         t = time.monotonic()
-        rc, text, _ = _kubeforge("deploy", env, timeout=600)
-        assert rc != 0 and "kubeforge upgrade" in text, "a deploy at another version must refuse"
+        refused = kubeforge("deploy", env, timeout=600)
+        assert refused.returncode != 0 and "kubeforge upgrade" in refused.stdout, \
+            "a deploy at another version must refuse"
         assert _all_at(kubectl, spec, old), "the refused deploy changed a node"
         figures.append(("refused deploy", time.monotonic() - t))
 
@@ -268,46 +220,46 @@ def test_upgrade_under_load(spec: ClusterSpec, pytestconfig: pytest.Config, old_
         # 4. the upgrade, under load
         t = time.monotonic()
         try:
-            rc, text, plays = _kubeforge("upgrade", env, timeout=3600)
+            run = kubeforge("upgrade", env, timeout=3600)
             upgrade_end = time.monotonic()
         finally:
             time.sleep(5)
             load.stop.set()
             thread.join(10)
         figures.append((f"upgrade {old} -> {new}", upgrade_end - t))
-        assert rc == 0, "kubeforge upgrade failed"
+        assert run.returncode == 0, "kubeforge upgrade failed"
         assert wait_for(f"every node Ready at {new}", lambda: _all_at(kubectl, spec, new), 120)
         server = json.loads(kubectl("version", "-o", "json").stdout)["serverVersion"]
         assert server["gitVersion"] == f"v{new}"
         done = True
 
-        phases = _phases(plays, upgrade_end)
+        phases = play_durations(run, upgrade_end)
         print(f"\nupgrade {old} -> {new}, per play:")
         for name, secs in phases:
             print(f"  {secs:7.1f}s  {name}")
         print(f"\nrequests through the upgrade: {len(load.failures)} failed of {load.total}")
         for when, target, err in load.failures[:20]:
-            phase = next((n for (s, n) in reversed(plays) if s <= when), "before")
+            phase = next((n for (s, n) in reversed(run.plays) if s <= when), "before")
             print(f"  +{when - t:6.1f}s {target}: {err} (during: {phase})")
         assert not load.failures, (f"{len(load.failures)} of {load.total} requests failed "
                                    "during the upgrade")
 
         # 5. converged: the upgrade and a deploy both have nothing left to do
         t = time.monotonic()
-        rc, text, _ = _kubeforge("upgrade", env, timeout=900)
-        assert rc == 0 and "Nothing to do" in text
+        again = kubeforge("upgrade", env, timeout=900)
+        assert again.returncode == 0 and "Nothing to do" in again.stdout
         figures.append(("upgrade again (no-op)", time.monotonic() - t))
         t = time.monotonic()
-        rc, _, _ = _kubeforge("deploy", env, "--expect-no-changes", timeout=1800)
+        rc = kubeforge("deploy", env, "--expect-no-changes", timeout=1800).returncode
         assert rc == 0, "a deploy after the upgrade changed something (or failed)"
         figures.append(("deploy (changed=0)", time.monotonic() - t))
     finally:
         kubectl("delete", "namespace", NS, "--wait=false")
         # leave the environment at its spec's version for the drills that follow: resume the
         # upgrade, or rebuild when there is nothing to resume
-        if not done and _kubeforge("upgrade", env, timeout=3600)[0] != 0:
-            _kubeforge("reset", env, timeout=900)
-            _kubeforge("deploy", env, timeout=2400)
+        if not done and kubeforge("upgrade", env, timeout=3600).returncode != 0:
+            kubeforge("reset", env, timeout=900)
+            kubeforge("deploy", env, timeout=2400)
         figures.append(("total", time.monotonic() - started))
         print("\ndurations:")
         for name, secs in figures:
