@@ -10,6 +10,7 @@ webhooks), so each one is installed and ready before the next starts.
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -50,7 +51,18 @@ class PlannedRelease:
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "namespace": self.namespace, "chart": self.chart,
                 "version": self.version, "repo": self.repo, "oci": self.oci, "path": self.path,
-                "values": self.values, "plain_http": self.plain_http}
+                "values": self.values, "plain_http": self.plain_http,
+                "checksum": chart_digest(Path(self.path)) if self.path else None}
+
+
+def chart_digest(folder: Path) -> str:
+    """sha256 over a local chart's file names and contents: the node keeps the digest of the copy
+    it holds, so a re-run learns in one read that nothing changed (no per-file comparison)."""
+    digest = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(f.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def builtin_chart(name: str) -> Path:

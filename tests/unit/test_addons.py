@@ -120,3 +120,20 @@ def test_reserved_release_name(lab_data: dict[str, Any], write_spec: Writer) -> 
 
 def test_local_chart_needs_no_version(lab_data: dict[str, Any], write_spec: Writer) -> None:
     assert not [p for p in _problems(write_spec(lab_data)) if "version" in p]
+
+
+def test_local_chart_digest_follows_names_and_contents(tmp_path: Path) -> None:
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("name: c\nversion: 0.1.0\n")
+    (chart / "templates" / "a.yaml").write_text("kind: ConfigMap\n")
+    first = addons.chart_digest(chart)
+    assert first == addons.chart_digest(chart)
+    (chart / "templates" / "a.yaml").write_text("kind: Secret\n")
+    edited = addons.chart_digest(chart)
+    (chart / "templates" / "a.yaml").rename(chart / "templates" / "b.yaml")
+    assert len({first, edited, addons.chart_digest(chart)}) == 3
+    rel = addons.PlannedRelease(name="c", namespace="n", chart="c", version=None, path=str(chart))
+    assert rel.as_dict()["checksum"] == addons.chart_digest(chart)
+    remote = addons.PlannedRelease(name="c", namespace="n", chart="c", version="1", repo="http://r")
+    assert remote.as_dict()["checksum"] is None

@@ -1,0 +1,76 @@
+"""What the addons role compares with the declaration, read in one round trip (printed as JSON):
+
+  recorded  the release list this role recorded last time (None: the record does not exist yet)
+  releases  "namespace/name" -> {status, chart, version, config} of each release's newest revision
+  charts    "namespace/name" -> digest of the local chart copy on this node (see chart_digest in
+            kubeforge/addons.py), for the releases with a local chart
+
+Releases are read from helm 3's storage (Secrets labelled owner=helm: the default driver, the one
+the role's helm uses) with one API call, instead of one `helm status` per release.
+Usage: python3 addons_state.py '{"kubeconfig": ..., "namespace": ..., "configmap": ...,
+"releases": ["ns/name", ...], "charts_dir": ...}'
+"""
+
+import base64
+import gzip
+import json
+import os
+import subprocess
+import sys
+
+
+def kubectl(query, *args):
+    proc = subprocess.run(["kubectl", "--kubeconfig", query["kubeconfig"], *args],
+                          capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def recorded(query):
+    rc, out, err = kubectl(query, "-n", query["namespace"], "get", "configmap", query["configmap"],
+                           "-o", "jsonpath={.data.releases}")
+    if rc != 0:
+        if "NotFound" in err:
+            return None
+        sys.exit("reading the release record failed: " + err.strip())
+    return json.loads(out or "[]")
+
+
+def releases(query):
+    rc, out, err = kubectl(query, "get", "secrets", "--all-namespaces", "-l", "owner=helm",
+                           "-o", "json")
+    if rc != 0:
+        sys.exit("reading helm's releases failed: " + err.strip())
+    newest = {}
+    for item in json.loads(out)["items"]:
+        labels = item["metadata"].get("labels", {})
+        key = item["metadata"]["namespace"] + "/" + labels.get("name", "")
+        if key in query["releases"] and int(labels.get("version", 0)) > newest.get(key, (0,))[0]:
+            newest[key] = (int(labels["version"]), item["data"]["release"])
+    found = {}
+    for key, (_, data) in newest.items():
+        # the Secret holds base64(gzip(json)) and the API base64-encodes Secret data once more
+        release = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(data))))
+        meta = (release.get("chart") or {}).get("metadata") or {}
+        found[key] = {"status": release["info"]["status"], "chart": meta.get("name"),
+                      "version": meta.get("version"), "config": release.get("config") or {}}
+    return found
+
+
+def charts(query):
+    found = {}
+    for key in query["releases"]:
+        stamp = os.path.join(query["charts_dir"], key.replace("/", "-") + ".sha256")
+        if os.path.isfile(stamp):
+            with open(stamp) as f:
+                found[key] = f.read().strip()
+    return found
+
+
+def main():
+    query = json.loads(sys.argv[1])
+    print(json.dumps({"recorded": recorded(query), "releases": releases(query),
+                      "charts": charts(query)}))
+
+
+if __name__ == "__main__":
+    main()
