@@ -17,9 +17,10 @@ DRILLS := $(addprefix tests/drills/test_,vip_failover.py control_plane_loss.py \
 DAY2_DRILLS := $(addprefix tests/drills/test_,scale_remove.py certs_renew.py no_secrets_in_logs.py \
 	upgrade.py)
 # Debian packages the control host needs: the lab (debootstrap, systemd-nspawn, iproute2),
-# runc's cgo build (libseccomp-dev, pkg-config), the Debian package mirror (dpkg-dev).
+# runc's cgo build (libseccomp-dev, pkg-config), the Debian package mirror (dpkg-dev, and
+# apt-utils for apt-ftparchive).
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables libseccomp-dev pkg-config \
-	dpkg-dev openssh-client rsync gcc libc6-dev
+	dpkg-dev apt-utils openssh-client rsync gcc libc6-dev
 
 .PHONY: setup apt venv lab mirror lab-down test lint unit test-lab e2e drills bench molecule clean
 
