@@ -1,0 +1,37 @@
+"""Filters that index the output of the roles' one-round-trip probes.
+
+A probe is a shell task whose lines the tasks after it compare with the declared state, so that
+a re-run with nothing to do costs one module call per role instead of one per file or setting:
+
+    sha256sum lines   "<sha256>  <path>"           -> probe_sums:   {path: sha256}
+    tagged lines      "<tag> <key> <rest of line>" -> probe_fields: {key: rest} for one tag
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+_SUM = re.compile(r"^([0-9a-f]{64})  (.+)$")
+
+
+def probe_sums(lines: Iterable[str]) -> dict[str, str]:
+    """{path: sha256} from the sha256sum lines of a probe."""
+    return {m.group(2): m.group(1) for m in map(_SUM.match, lines) if m}
+
+
+def probe_fields(lines: Iterable[str], tag: str) -> dict[str, str]:
+    """{key: rest} from the lines "TAG KEY REST" of a probe (REST may be empty)."""
+    out: dict[str, str] = {}
+    prefix = f"{tag} "
+    for line in lines:
+        if line.startswith(prefix):
+            key, _, rest = line[len(prefix):].partition(" ")
+            out[key] = rest
+    return out
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"probe_sums": probe_sums, "probe_fields": probe_fields}

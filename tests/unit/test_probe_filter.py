@@ -1,0 +1,45 @@
+"""The filters that index the roles' probe output (plugins/filter/probe.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+from types import ModuleType
+
+from kubeforge import paths
+
+
+def _plugin() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("probe", paths.ROOT / "plugins/filter/probe.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+LINES = [
+    f"{'a' * 64}  /usr/local/bin/kubelet",
+    f"{'b' * 64}  /etc/containerd/config.toml",
+    "stat /usr/local/bin/kubelet 755 root:root regular file",
+    "stat /etc/kubernetes/manifests 755 root:root directory",
+    "link ctr /opt/kubeforge/containerd-2.1.5/bin/ctr",
+    "link crictl",
+    "enabled enabled",
+    "not a probe line",
+]
+
+
+def test_sums_read_only_sha256sum_lines() -> None:
+    assert _plugin().probe_sums(LINES) == {"/usr/local/bin/kubelet": "a" * 64,
+                                           "/etc/containerd/config.toml": "b" * 64}
+
+
+def test_fields_by_tag_keep_the_rest_of_the_line() -> None:
+    probe = _plugin()
+    assert probe.probe_fields(LINES, "stat") == {
+        "/usr/local/bin/kubelet": "755 root:root regular file",
+        "/etc/kubernetes/manifests": "755 root:root directory"}
+    # a link that does not exist yet has an empty target
+    assert probe.probe_fields(LINES, "link") == {"ctr": "/opt/kubeforge/containerd-2.1.5/bin/ctr",
+                                                 "crictl": ""}
+    assert probe.probe_fields(LINES, "missing") == {}
+    assert set(probe.FilterModule().filters()) == {"probe_sums", "probe_fields"}
