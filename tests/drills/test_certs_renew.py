@@ -67,7 +67,7 @@ def test_renew_certificates(spec: ClusterSpec, kubectl: Kubectl,
     print(res.stdout[-3000:])
     assert res.returncode == 0, f"certs --renew failed:\n{res.stdout[-4000:]}"
 
-    restarts = re.findall(r"(\S+): (\S+) restarted and healthy in ([\d.]+) s", res.stdout)
+    restarts = re.findall(r"([\w.-]+): (\S+) restarted and healthy in ([\d.]+) s", res.stdout)
     print(f"renewal of {len(spec.control_plane)} control-plane nodes took {res.took:.0f} s; "
           f"restarts (node, component, s): {restarts}")
     print(f"API through the endpoint during the renewal: {len(poller.failed)} failed of "
