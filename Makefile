@@ -88,7 +88,7 @@ e2e: setup
 	$(BIN)/pytest -p no:cacheprovider -s $(DRILLS) --env $(ENV)
 	$(BIN)/kubeforge lab down $(ENV)
 
-# Every drill, CI's and the day-2 ones not in CI yet, on a deployed lab (`make lab` first).
+# Every drill: CI's, then the long ones (scale out/in, the upgrade), on a deployed lab (`make lab` first).
 drills: setup
 	$(BIN)/pytest -p no:cacheprovider -s $(DRILLS) $(DAY2_DRILLS) --env $(ENV)
 
