@@ -17,36 +17,40 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
+
+Query = dict[str, Any]
 
 
-def kubectl(query, *args):
+def kubectl(query: Query, *args: str) -> tuple[int, str, str]:
     proc = subprocess.run(["kubectl", "--kubeconfig", query["kubeconfig"], *args],
                           capture_output=True, text=True, check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def recorded(query):
+def recorded(query: Query) -> list[str] | None:
     rc, out, err = kubectl(query, "-n", query["namespace"], "get", "configmap", query["configmap"],
                            "-o", "jsonpath={.data.releases}")
     if rc != 0:
         if "NotFound" in err:
             return None
         sys.exit("reading the release record failed: " + err.strip())
-    return json.loads(out or "[]")
+    names: list[str] = json.loads(out or "[]")
+    return names
 
 
-def releases(query):
+def releases(query: Query) -> dict[str, dict[str, Any]]:
     rc, out, err = kubectl(query, "get", "secrets", "--all-namespaces", "-l", "owner=helm",
                            "-o", "json")
     if rc != 0:
         sys.exit("reading helm's releases failed: " + err.strip())
-    newest = {}
+    newest: dict[str, tuple[int, str]] = {}
     for item in json.loads(out)["items"]:
         labels = item["metadata"].get("labels", {})
         key = item["metadata"]["namespace"] + "/" + labels.get("name", "")
         if key in query["releases"] and int(labels.get("version", 0)) > newest.get(key, (0,))[0]:
             newest[key] = (int(labels["version"]), item["data"]["release"])
-    found = {}
+    found: dict[str, dict[str, Any]] = {}
     for key, (_, data) in newest.items():
         # the Secret holds base64(gzip(json)) and the API base64-encodes Secret data once more
         release = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(data))))
@@ -56,8 +60,8 @@ def releases(query):
     return found
 
 
-def charts(query):
-    found = {}
+def charts(query: Query) -> dict[str, str]:
+    found: dict[str, str] = {}
     for key in query["releases"]:
         stamp = os.path.join(query["charts_dir"], key.replace("/", "-") + ".sha256")
         if os.path.isfile(stamp):
@@ -66,7 +70,7 @@ def charts(query):
     return found
 
 
-def main():
+def main() -> None:
     query = json.loads(sys.argv[1])
     print(json.dumps({"recorded": recorded(query), "releases": releases(query),
                       "charts": charts(query)}))
