@@ -316,13 +316,31 @@ def test_ingress_serves_the_acme_certificate_on_every_node(
         _wait("ACME certificate echo-tls issued", probe)
         assert _issued_by(kubectl, ns, root), "the certificate does not chain to Pebble's root"
     ctx = ssl.create_default_context(cadata=root)
-    for node, addr in node_addresses.items():
-        with socket.create_connection((addr, 443), timeout=5) as raw, \
-                ctx.wrap_socket(raw, server_hostname=host) as tls:
-            cert = tls.getpeercert() or {}
-            tls.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-            reply = tls.recv(4096).decode(errors="replace")
+
+    def served(addr: str) -> tuple[str, str]:
+        """(issuer CN, first reply line) of HTTPS on one node: Traefik's own self-signed
+        certificate until its secret watch has loaded the issued one."""
+        try:
+            with socket.create_connection((addr, 443), timeout=5) as raw, \
+                    ctx.wrap_socket(raw, server_hostname=host) as tls:
+                cert = tls.getpeercert() or {}
+                tls.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+                            .encode())
+                reply = tls.recv(4096).decode(errors="replace")
+        except ssl.SSLCertVerificationError as e:
+            return f"not verified ({e.verify_message})", ""
         names: Any = cert.get("issuer", ())
-        issuer_cn = " ".join(str(v) for rdn in names for k, v in rdn if k == "commonName")
+        return " ".join(str(v) for rdn in names for k, v in rdn if k == "commonName"), reply
+
+    def settled_on(addr: str, timeout: float = 60) -> tuple[str, str]:
+        """What the node serves once it is the ACME certificate (a certificate issued a moment
+        ago reaches every Traefik within seconds), or after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while "Pebble" not in (seen := served(addr))[0] and time.monotonic() < deadline:
+            time.sleep(2)
+        return seen
+
+    for node, addr in node_addresses.items():
+        issuer_cn, reply = settled_on(addr)
         assert "Pebble" in issuer_cn, f"{node}: certificate issued by {issuer_cn}"
         assert reply.startswith("HTTP/1.1 200"), f"{node}: {reply[:200]}"
