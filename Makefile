@@ -94,7 +94,7 @@ drills: setup
 
 # The performance figures (not a test: run it on a quiet machine; it rebuilds the bench lab).
 bench: setup
-	$(BIN)/python -m bench.run --repeat 2 --workers 2 --add3-to 5
+	$(BIN)/python -m bench.run --repeat 2 --workers 2
 
 # Molecule scenarios (molecule/<role>/) on their own small lab (inventories/molecule).
 SCENARIO ?= containerd
