@@ -61,7 +61,7 @@ lab-down: venv
 test: setup lint unit test-lab e2e
 
 lint: venv
-	$(BIN)/ruff check kubeforge tests bench plugins roles/addons/files
+	$(BIN)/ruff check kubeforge tests bench plugins roles/addons/files collections
 	$(BIN)/mypy
 	$(BIN)/yamllint -s .
 	$(BIN)/kubeforge schema | diff -u inventories/cluster.schema.json - \

@@ -5,6 +5,8 @@ a re-run with nothing to do costs one module call per role instead of one per fi
 
     sha256sum lines   "<sha256>  <path>"           -> probe_sums:   {path: sha256}
     tagged lines      "<tag> <key> <rest of line>" -> probe_fields: {key: rest} for one tag
+
+and `expected | probe_differs(found)` lists the keys whose found value is another (or missing).
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ def probe_fields(lines: Iterable[str], tag: str) -> dict[str, str]:
     return out
 
 
+def probe_differs(expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
+    """The keys of `expected` whose value in `found` is missing or another, in order."""
+    return [key for key, value in expected.items() if found.get(key) != value]
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"probe_sums": probe_sums, "probe_fields": probe_fields}
+        return {"probe_sums": probe_sums, "probe_fields": probe_fields,
+                "probe_differs": probe_differs}

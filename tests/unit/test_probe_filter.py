@@ -42,4 +42,11 @@ def test_fields_by_tag_keep_the_rest_of_the_line() -> None:
     assert probe.probe_fields(LINES, "link") == {"ctr": "/opt/kubeforge/containerd-2.1.5/bin/ctr",
                                                  "crictl": ""}
     assert probe.probe_fields(LINES, "missing") == {}
-    assert set(probe.FilterModule().filters()) == {"probe_sums", "probe_fields"}
+    assert set(probe.FilterModule().filters()) == {"probe_sums", "probe_fields", "probe_differs"}
+
+
+def test_probe_differs_lists_missing_and_other_values_in_order() -> None:
+    differs = _plugin().probe_differs
+    found = {"/a": "1", "/b": "2"}
+    assert differs({"/a": "1", "/b": "3", "/c": "1"}, found) == ["/b", "/c"]
+    assert differs({"/a": "1"}, found) == []

@@ -1,0 +1,155 @@
+"""The kubeforge.cluster.artifacts module: archive safety, and real runs through ansible-playbook.
+
+The playbook runs go over a local HTTP server on this host (connection local), with the module
+exactly as the roles call it: check mode, install, a no-op re-run, repair and a bad checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from kubeforge import paths
+
+COLLECTION = paths.ROOT / "collections/ansible_collections/kubeforge/cluster"
+MODULE = COLLECTION / "plugins/modules/artifacts.py"
+
+
+def _module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("artifacts", MODULE)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> str:
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            archive.addfile(info, io.BytesIO(data))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_extract_refuses_members_outside_the_folder(tmp_path: Path) -> None:
+    mod = _module()
+    _tar(tmp_path / "evil.tar.gz", {"../evil": b"x"})
+    with (tarfile.open(tmp_path / "evil.tar.gz") as archive,
+          pytest.raises(ValueError, match="outside")):
+        for member in archive:
+            mod.extract(archive, member, str(tmp_path / "out"), 0)
+    assert not (tmp_path / "evil").exists()
+
+
+def test_extract_strips_leading_components(tmp_path: Path) -> None:
+    mod = _module()
+    _tar(tmp_path / "helm.tar.gz", {"linux-amd64/helm": b"helm", "linux-amd64/LICENSE": b"l"})
+    with tarfile.open(tmp_path / "helm.tar.gz") as archive:
+        for member in archive:
+            mod.extract(archive, member, str(tmp_path / "out"), 1)
+    assert (tmp_path / "out/helm").read_bytes() == b"helm"
+    assert not (tmp_path / "out/linux-amd64").exists()
+
+
+class Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture()
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    root = tmp_path / "srv"
+    root.mkdir()
+    handler = partial(Quiet, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+
+
+def _run(tmp_path: Path, args: dict[str, Any], *flags: str) -> dict[str, Any]:
+    """One play with the module on localhost; returns the task result (json callback)."""
+    play = [{"hosts": "localhost", "gather_facts": False,
+             "tasks": [{"kubeforge.cluster.artifacts": args}]}]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(paths.ROOT / "ansible.cfg"),
+           "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+           "ANSIBLE_CALLBACKS_ENABLED": "kubeforge_timings"}  # idle: stdout stays JSON
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+         "-e", f"ansible_python_interpreter={sys.executable}", *flags, str(tmp_path / "play.yml")],
+        capture_output=True, text=True, env=env, cwd=paths.ROOT, check=False)
+    result: dict[str, Any] = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return result
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the module installs root-owned files")
+def test_install_check_mode_noop_repair_and_bad_checksum(
+        tmp_path: Path, served: tuple[str, Path]) -> None:
+    url, srv = served
+    tool = _tar(srv / "tool.tar.gz", {"bin/tool": b"tool v1", "bin/helper": b"helper"})
+    (srv / "runc").write_bytes(b"runc")
+    runc = hashlib.sha256(b"runc").hexdigest()
+    out = tmp_path / "out"
+    args: dict[str, Any] = {
+        "cache_dir": str(out / "cache"),
+        "folders": [str(out / "opt"), {"path": str(out / "private"), "mode": "0750"}],
+        "artifacts": [
+            {"name": "tool", "url": f"{url}/tool.tar.gz", "sha256": tool,
+             "unpack": str(out / "opt/tool-1"), "creates": str(out / "opt/tool-1/bin/tool")},
+            {"name": "runc", "url": f"{url}/runc", "sha256": runc,
+             "install": str(out / "sbin/runc")},
+            {"name": "helper", "url": f"{url}/tool.tar.gz", "sha256": tool,
+             "unpack": str(out / "cni"), "marker": str(out / "cni/.tool"),
+             "member": "bin/helper", "install": str(out / "bin/helper")},
+        ],
+        "links": {str(out / "bin/tool"): str(out / "opt/tool-1/bin/tool")},
+    }
+
+    checked = _run(tmp_path, args, "--check", "--diff")
+    assert checked["changed"] and not out.joinpath("opt").exists(), checked
+    assert str(out / "sbin/runc") in checked["changes"]
+
+    done = _run(tmp_path, args)
+    assert done["changed"] and not done.get("failed"), done
+    assert (out / "bin/tool").resolve().read_bytes() == b"tool v1"
+    assert (out / "sbin/runc").stat().st_mode & 0o777 == 0o755
+    assert (out / "bin/helper").read_bytes() == b"helper"
+    assert (out / "private").stat().st_mode & 0o777 == 0o750
+    assert (out / "cni/.tool").read_text() == tool + "\n"
+
+    again = _run(tmp_path, args)
+    assert again["changed"] is False, again
+
+    (out / "sbin/runc").write_bytes(b"tampered")
+    repaired = _run(tmp_path, args)
+    assert repaired["changes"] == [str(out / "sbin/runc")], repaired
+    assert (out / "sbin/runc").read_bytes() == b"runc"
+
+    (srv / "runc").write_bytes(b"runc from a stale mirror")
+    (out / "cache/runc").unlink()
+    bad = _run(tmp_path, args)
+    assert bad.get("failed") and "served a file with sha256" in bad["msg"], bad
+    assert "expected " + runc in bad["msg"]
+    assert not (out / "cache/runc").exists()
+    assert (out / "sbin/runc").read_bytes() == b"runc"
