@@ -1,0 +1,36 @@
+"""kubeforge.cluster.node_facts: the facts parsed from its one shell command."""
+
+from __future__ import annotations
+
+import importlib.util
+from types import ModuleType
+
+from kubeforge import paths
+
+PLUGINS = paths.ROOT / "collections/ansible_collections/kubeforge/cluster/plugins"
+ACTION = PLUGINS / "action/node_facts.py"
+
+
+def _action() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("node_facts", ACTION)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_facts_match_the_shape_setup_reports() -> None:
+    out = ("hostname cp1.lab.example\nos debian \n"
+           "route 8.8.8.8 via 10.240.0.1 dev eth0 src 10.240.0.11 uid 0\n"
+           "mac eth0 02:49:3b:3f:5b:f8\nmac lo 00:00:00:00:00:00\n")
+    assert _action().parse(out) == {
+        "hostname": "cp1", "os_family": "Debian",
+        "default_ipv4": {"gateway": "10.240.0.1", "interface": "eth0", "address": "10.240.0.11",
+                         "macaddress": "02:49:3b:3f:5b:f8", "alias": "eth0"}}
+
+
+def test_family_from_id_like_and_no_default_route() -> None:
+    facts = _action().parse("hostname w1\nos rocky rhel centos fedora\nroute \n")
+    assert facts["os_family"] == "RedHat"
+    assert facts["default_ipv4"] == {}
+    assert _action().parse("hostname w1\nos plan9 \n")["os_family"] == "Plan9"
