@@ -6,11 +6,14 @@ a re-run with nothing to do costs one module call per role instead of one per fi
     sha256sum lines   "<sha256>  <path>"           -> probe_sums:   {path: sha256}
     tagged lines      "<tag> <key> <rest of line>" -> probe_fields: {key: rest} for one tag
 
-and `expected | probe_differs(found)` lists the keys whose found value is another (or missing).
+and `expected | probe_differs(found)` lists the keys whose found value is another (or missing);
+`files | probe_stale(sums, stats)` lists the paths of rendered files ({path, content, mode}) whose
+digest, mode or owner on the node is another.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -39,7 +42,19 @@ def probe_differs(expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
     return [key for key, value in expected.items() if found.get(key) != value]
 
 
+def probe_stale(files: Iterable[dict[str, Any]], sums: dict[str, str], stats: dict[str, str],
+                suffix: str = " regular file") -> list[str]:
+    """Paths of files whose sha256 or `stat %a %U:%G` (+ suffix) on the node is another."""
+    stale = []
+    for item in files:
+        digest = hashlib.sha256(str(item["content"]).encode()).hexdigest()
+        state = f"{int(str(item.get('mode', '0644')), 8):o} root:root{suffix}"
+        if sums.get(item["path"]) != digest or stats.get(item["path"]) != state:
+            stale.append(item["path"])
+    return stale
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"probe_sums": probe_sums, "probe_fields": probe_fields,
-                "probe_differs": probe_differs}
+                "probe_differs": probe_differs, "probe_stale": probe_stale}

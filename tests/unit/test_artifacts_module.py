@@ -32,6 +32,9 @@ MODULE = COLLECTION / "plugins/modules/artifacts.py"
 
 
 def _module() -> ModuleType:
+    # the module imports the collection's module_utils by their Ansible name
+    if str(paths.ROOT / "collections") not in sys.path:
+        sys.path.insert(0, str(paths.ROOT / "collections"))
     spec = importlib.util.spec_from_file_location("artifacts", MODULE)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -87,10 +90,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         server.shutdown()
 
 
-def _run(tmp_path: Path, args: dict[str, Any], *flags: str) -> dict[str, Any]:
+def _run(tmp_path: Path, args: dict[str, Any], *flags: str,
+         module: str = "kubeforge.cluster.artifacts") -> dict[str, Any]:
     """One play with the module on localhost; returns the task result (json callback)."""
-    play = [{"hosts": "localhost", "gather_facts": False,
-             "tasks": [{"kubeforge.cluster.artifacts": args}]}]
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [{module: args}]}]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
     env = {**os.environ, "ANSIBLE_CONFIG": str(paths.ROOT / "ansible.cfg"),
            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
@@ -153,3 +156,23 @@ def test_install_check_mode_noop_repair_and_bad_checksum(
     assert "expected " + runc in bad["msg"]
     assert not (out / "cache/runc").exists()
     assert (out / "sbin/runc").read_bytes() == b"runc"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the module writes root-owned files")
+def test_files_writes_only_what_differs(tmp_path: Path) -> None:
+    out = tmp_path / "etc"
+    args: dict[str, Any] = {
+        "folders": [{"path": str(out / "private"), "mode": "0700"}],
+        "files": [{"path": str(out / "a.conf"), "content": "a = 1\n"},
+                  {"path": str(out / "private/b.conf"), "content": "b\n", "mode": "0600"}]}
+    checked = _run(tmp_path, args, "--check", "--diff", module="kubeforge.cluster.files")
+    assert checked["changed"] and not out.exists(), checked
+    done = _run(tmp_path, args, module="kubeforge.cluster.files")
+    assert done["changes"] == [str(out / "private"), str(out / "a.conf"),
+                               str(out / "private/b.conf")], done
+    assert (out / "private/b.conf").stat().st_mode & 0o777 == 0o600
+    assert _run(tmp_path, args, module="kubeforge.cluster.files")["changed"] is False
+    (out / "a.conf").chmod(0o666)
+    again = _run(tmp_path, args, module="kubeforge.cluster.files")
+    assert again["changes"] == [str(out / "a.conf")], again
+    assert (out / "a.conf").read_text() == "a = 1\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from types import ModuleType
 
@@ -42,7 +43,8 @@ def test_fields_by_tag_keep_the_rest_of_the_line() -> None:
     assert probe.probe_fields(LINES, "link") == {"ctr": "/opt/kubeforge/containerd-2.1.5/bin/ctr",
                                                  "crictl": ""}
     assert probe.probe_fields(LINES, "missing") == {}
-    assert set(probe.FilterModule().filters()) == {"probe_sums", "probe_fields", "probe_differs"}
+    assert set(probe.FilterModule().filters()) == {"probe_sums", "probe_fields", "probe_differs",
+                                                    "probe_stale"}
 
 
 def test_probe_differs_lists_missing_and_other_values_in_order() -> None:
@@ -50,3 +52,14 @@ def test_probe_differs_lists_missing_and_other_values_in_order() -> None:
     found = {"/a": "1", "/b": "2"}
     assert differs({"/a": "1", "/b": "3", "/c": "1"}, found) == ["/b", "/c"]
     assert differs({"/a": "1"}, found) == []
+
+
+def test_probe_stale_compares_digest_mode_and_owner() -> None:
+    stale = _plugin().probe_stale
+    digest = hashlib.sha256(b"a\n").hexdigest()
+    files = [{"path": "/a", "content": "a\n"}, {"path": "/b", "content": "a\n", "mode": "0600"}]
+    sums = {"/a": digest, "/b": digest}
+    assert stale(files, sums, {"/a": "644 root:root regular file",
+                               "/b": "600 root:root regular file"}) == []
+    assert stale(files, sums, {"/a": "644 root:root regular file"}) == ["/b"]
+    assert stale(files, {"/b": digest}, {"/b": "600 root:root"}, "") == ["/a"]

@@ -10,16 +10,22 @@ what would change without touching the node.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import stat
 import tarfile
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Any
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
 from ansible.module_utils.urls import open_url  # type: ignore[import-untyped]
+from ansible_collections.kubeforge.cluster.plugins.module_utils.fs import (
+    DigestMismatch,
+    ensure_folder,
+    file_mode,
+    folder_spec,
+    parse_mode,
+    sha256_of,
+    write_atomic,
+)
 
 DOCUMENTATION = r"""
 module: artifacts
@@ -73,57 +79,6 @@ options:
     type: int
     default: 60
 """
-
-CHUNK = 1 << 20
-
-
-def sha256_of(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            digest = hashlib.sha256()
-            for block in iter(lambda: handle.read(CHUNK), b""):
-                digest.update(block)
-            return digest.hexdigest()
-    except OSError:
-        return None
-
-
-def file_mode(path: str) -> tuple[int, int, int] | None:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    return stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
-
-
-class DigestMismatch(Exception):
-    pass
-
-
-def write_atomic(dest: str, source: IO[bytes], mode: int, expect: str | None = None) -> str:
-    """Stream `source` into dest through a temporary file beside it; returns its sha256.
-
-    With `expect`, a stream of another digest never replaces dest (DigestMismatch).
-    """
-    folder = os.path.dirname(dest)
-    os.makedirs(folder, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".kubeforge-", dir=folder)
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for block in iter(lambda: source.read(CHUNK), b""):
-                digest.update(block)
-                out.write(block)
-        if expect is not None and digest.hexdigest() != expect:
-            raise DigestMismatch(digest.hexdigest())
-        os.chown(tmp, 0, 0)
-        os.chmod(tmp, mode)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return digest.hexdigest()
-
 
 class Installer:
     def __init__(self, module: AnsibleModule) -> None:
@@ -194,14 +149,8 @@ class Installer:
             os.replace(marker + ".tmp", marker)
 
     def folder(self, path: str, mode: int) -> None:
-        if os.path.isdir(path) and not os.path.islink(path) and file_mode(path) == (mode, 0, 0):
-            return
-        self.note(path, "missing or another mode/owner", f"folder {mode:04o} root:root")
-        if self.module.check_mode:
-            return
-        os.makedirs(path, mode=mode, exist_ok=True)
-        os.chown(path, 0, 0)
-        os.chmod(path, mode)
+        if ensure_folder(path, mode, self.module.check_mode):
+            self.note(path, "missing or another mode/owner", f"folder {mode:04o} root:root")
 
     def link(self, path: str, src: str) -> None:
         try:
@@ -262,16 +211,6 @@ def read_text(path: str) -> str | None:
             return handle.read()
     except (OSError, UnicodeDecodeError):
         return None
-
-
-def parse_mode(value: Any) -> int:
-    return value if isinstance(value, int) else int(str(value), 8)
-
-
-def folder_spec(item: Any) -> tuple[str, int]:
-    if isinstance(item, dict):
-        return str(item["path"]), parse_mode(item.get("mode", "0755"))
-    return str(item), 0o755
 
 
 def extract(archive: tarfile.TarFile, member: tarfile.TarInfo, folder: str, strip: int) -> None:

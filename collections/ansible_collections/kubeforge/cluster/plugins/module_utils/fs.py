@@ -1,0 +1,80 @@
+"""Root-owned files and folders written atomically: shared by the collection's modules."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+from typing import IO, Any
+
+CHUNK = 1 << 20
+
+
+def sha256_of(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256()
+            for block in iter(lambda: handle.read(CHUNK), b""):
+                digest.update(block)
+            return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def file_mode(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+
+
+class DigestMismatch(Exception):
+    pass
+
+
+def write_atomic(dest: str, source: IO[bytes], mode: int, expect: str | None = None) -> str:
+    """Stream `source` into dest through a temporary file beside it; returns its sha256.
+
+    With `expect`, a stream of another digest never replaces dest (DigestMismatch).
+    """
+    folder = os.path.dirname(dest)
+    os.makedirs(folder, mode=0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".kubeforge-", dir=folder)
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for block in iter(lambda: source.read(CHUNK), b""):
+                digest.update(block)
+                out.write(block)
+        if expect is not None and digest.hexdigest() != expect:
+            raise DigestMismatch(digest.hexdigest())
+        os.chown(tmp, 0, 0)
+        os.chmod(tmp, mode)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return digest.hexdigest()
+
+
+def parse_mode(value: Any) -> int:
+    return value if isinstance(value, int) else int(str(value), 8)
+
+
+def folder_spec(item: Any) -> tuple[str, int]:
+    if isinstance(item, dict):
+        return str(item["path"]), parse_mode(item.get("mode", "0755"))
+    return str(item), 0o755
+
+
+def ensure_folder(path: str, mode: int, check_mode: bool) -> bool:
+    """Makes path a root:root folder of this mode; True if it was not (check mode: would be)."""
+    if os.path.isdir(path) and not os.path.islink(path) and file_mode(path) == (mode, 0, 0):
+        return False
+    if not check_mode:
+        os.makedirs(path, mode=mode, exist_ok=True)
+        os.chown(path, 0, 0)
+        os.chmod(path, mode)
+    return True
