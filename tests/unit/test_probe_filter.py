@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import subprocess
+from pathlib import Path
 from types import ModuleType
 
 from kubeforge import paths
@@ -44,7 +46,7 @@ def test_fields_by_tag_keep_the_rest_of_the_line() -> None:
                                                  "crictl": ""}
     assert probe.probe_fields(LINES, "missing") == {}
     assert set(probe.FilterModule().filters()) == {"probe_sums", "probe_fields", "probe_differs",
-                                                    "probe_stale"}
+                                                    "probe_stale", "probe_sha256_cmd"}
 
 
 def test_probe_differs_lists_missing_and_other_values_in_order() -> None:
@@ -63,3 +65,21 @@ def test_probe_stale_compares_digest_mode_and_owner() -> None:
                                "/b": "600 root:root regular file"}) == []
     assert stale(files, sums, {"/a": "644 root:root regular file"}) == ["/b"]
     assert stale(files, {"/b": digest}, {"/b": "600 root:root"}, "") == ["/a"]
+
+
+def test_probe_sha256_cmd_trusts_only_unchanged_recorded_files(tmp_path: Path) -> None:
+    cmd = _plugin().probe_sha256_cmd
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("aaa")
+    b.write_text("bbb")
+    st = a.stat()
+    db = tmp_path / "sums"
+    ctime = f"{st.st_ctime_ns // 10**9}.{st.st_ctime_ns % 10**9:09d}"
+    db.write_text(f"{a} {'f' * 64} {st.st_size} {ctime} {st.st_ino}\n"
+                  f"{b} {'e' * 64} 3 1 1\n")
+    script = cmd([str(a), str(b), str(tmp_path / "missing")], db=str(db))
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [f"{'f' * 64}  {a}", f"{hashlib.sha256(b'bbb').hexdigest()}  {b}"]
+    a.chmod(0o600)  # a changed ctime: hashed again
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[0] == f"{hashlib.sha256(b'aaa').hexdigest()}  {a}"

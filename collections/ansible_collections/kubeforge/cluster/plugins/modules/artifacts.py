@@ -23,6 +23,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.fs import (
     file_mode,
     folder_spec,
     parse_mode,
+    record_sums,
     sha256_of,
     write_atomic,
 )
@@ -85,6 +86,8 @@ class Installer:
         self.module = module
         self.params: dict[str, Any] = module.params
         self.changes: list[str] = []
+        # path -> sha256 of every file this run verified or installed (for the probes' cache)
+        self.sums: dict[str, str] = {}
         self.before: list[str] = []
         self.after: list[str] = []
 
@@ -101,6 +104,7 @@ class Installer:
         """Downloads one artifact unless it is there already; returns an error or None."""
         dest, mode = self.download_path(art), download_mode(art)
         if sha256_of(dest) == art["sha256"] and file_mode(dest) == (mode, 0, 0):
+            self.sums[dest] = art["sha256"]
             return None
         if not self.module.check_mode:
             try:
@@ -114,10 +118,13 @@ class Installer:
                 return f"{art['name']}: downloading {art['url']} failed: {exc}"
         self.note(dest, "missing or other content/mode",
                   f"sha256 {art['sha256']} from {art['url']}, mode {mode:04o}")
+        self.sums[dest] = art["sha256"]
         return None
 
     def install_file(self, src: str, dest: str, mode: int) -> None:
         digest = sha256_of(src) if not self.module.check_mode or os.path.exists(src) else None
+        if digest is not None:
+            self.sums[dest] = digest
         if digest is not None and digest == sha256_of(dest) and file_mode(dest) == (mode, 0, 0):
             return
         self.note(dest, "missing or other content/mode", f"copy of {src}, mode {mode:04o}")
@@ -195,6 +202,8 @@ class Installer:
                                       changed=bool(self.changes), changes=self.changes)
         for path, src in self.params["links"].items():
             self.link(path, str(src))
+        if not self.module.check_mode:
+            record_sums(self.sums)
         diff = {"before": "\n".join(self.before) + "\n", "after": "\n".join(self.after) + "\n"}
         self.module.exit_json(changed=bool(self.changes), changes=self.changes,
                               diff=diff if self.changes else {})
