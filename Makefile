@@ -21,7 +21,8 @@ DAY2_DRILLS := $(addprefix tests/drills/test_,scale_remove.py upgrade.py)
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables libseccomp-dev pkg-config \
 	dpkg-dev apt-utils openssh-client rsync gcc libc6-dev
 
-.PHONY: setup apt venv lab mirror lab-down test lint unit test-lab e2e drills bench molecule clean
+.PHONY: setup apt venv lab mirror lab-down test lint unit test-lab e2e stack-e2e drills bench \
+	molecule clean
 
 setup: apt venv
 
@@ -58,10 +59,10 @@ lab-down: venv
 
 # Static checks, unit tests, then the real thing: lab machines, an HA cluster deployed from bare
 # machines with the offline mirror, an idempotent re-run, the testinfra checks and a fault drill.
-test: setup lint unit test-lab e2e
+test: setup lint unit test-lab e2e stack-e2e
 
 lint: venv
-	$(BIN)/ruff check kubeforge tests bench plugins roles/addons/files collections
+	$(BIN)/ruff check kubeforge tests bench plugins roles/addons/files collections stacks
 	$(BIN)/mypy
 	$(BIN)/yamllint -s .
 	$(BIN)/kubeforge schema | diff -u inventories/cluster.schema.json - \
@@ -87,6 +88,13 @@ e2e: setup
 	$(BIN)/kubeforge verify $(ENV)
 	$(BIN)/pytest -p no:cacheprovider -s $(DRILLS) --env $(ENV)
 	$(BIN)/kubeforge lab down $(ENV)
+
+# The Pulumi stack on the lab: `pulumi up -s lab` from no machines, verify, a preview with no
+# changes, a chart bump previewed as one update, destroy (tests/stack/test_pulumi_lab.py).
+stack-e2e: setup
+	$(BIN)/kubeforge lab down $(ENV)
+	$(BIN)/kubeforge mirror build $(RELEASES)
+	$(BIN)/pytest -p no:cacheprovider -s -m lab tests/stack
 
 # Every drill: CI's, then the long ones (scale out/in, the upgrade), on a deployed lab (`make lab` first).
 drills: setup

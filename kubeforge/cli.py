@@ -205,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_verify)
 
-    for module in ("kubeforge.lab.cli", "kubeforge.mirror.cli", "kubeforge.status"):
+    for module in ("kubeforge.lab.cli", "kubeforge.mirror.cli", "kubeforge.status",
+                   "kubeforge.stack.cli"):
         _register_optional(module, sub)
     return parser
 

@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from kubeforge.errors import KubeforgeError
 from kubeforge.lab import cgroups, dns, machine, network, rootfs, ssh
 from kubeforge.lab.model import NETNS_PREFIX, LabPlan, MachinePlan, SpecLike
-from kubeforge.lab.system import Progress, mounts_under, require_host
+from kubeforge.lab.system import Progress, cmdline, mounts_under, require_host
 
 Out = Callable[[str], object]
 
@@ -218,6 +219,23 @@ def down(spec: SpecLike | LabPlan, out: Out = print) -> list[str]:
             shutil.rmtree(machines_dir)
         progress.note(f"lab {plan.name} is down" + (" with problems" if problems else ""))
     return problems
+
+
+def leftovers(spec: SpecLike | LabPlan) -> list[str]:
+    """What a lab left on the host after `down`: empty when it is gone without a trace."""
+    plan = as_plan(spec)
+    found = [f"netns {n}" for n in network.lab_netns(plan)]
+    found += [f"veth {v}" for v in network.lab_veths(plan)]
+    if network.link(plan.bridge) is not None:
+        found.append(f"bridge {plan.bridge}")
+    found += [f"mount {m}" for m in mounts_under(plan.dir)]
+    found += [f"cgroup {d}" for d in cgroups.lab_dirs(plan.name) if d.exists()]
+    for pid in (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()):
+        if str(plan.dir) in " ".join(cmdline(pid)):
+            found.append(f"process {pid}: {' '.join(cmdline(pid))[:80]}")
+    if (plan.dir / "machines").exists():
+        found.append(f"folder {plan.dir / 'machines'}")
+    return found
 
 
 def status(spec: SpecLike | LabPlan) -> list[MachineStatus]:

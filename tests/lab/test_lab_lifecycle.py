@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeforge.lab import cgroups, machine, network, ops, ssh
+from kubeforge.lab import machine, ops, ssh
 from kubeforge.lab.model import LabPlan, load_plan
-from kubeforge.lab.system import cmdline, mounts_under
 
 pytestmark = [
     pytest.mark.lab,
@@ -45,21 +44,6 @@ def sh(plan: LabPlan, host: str, command: str, timeout: float = 120) -> str:
                           capture_output=True, text=True, timeout=timeout, check=False)
     assert proc.returncode == 0, f"{host}: {command}: {proc.stderr or proc.stdout}"
     return proc.stdout
-
-
-def leftovers(plan: LabPlan) -> list[str]:
-    found = [f"netns {n}" for n in network.lab_netns(plan)]
-    found += [f"veth {v}" for v in network.lab_veths(plan)]
-    if network.link(plan.bridge) is not None:
-        found.append(f"bridge {plan.bridge}")
-    found += [f"mount {m}" for m in mounts_under(plan.dir)]
-    found += [f"cgroup {d}" for d in cgroups.lab_dirs(plan.name) if d.exists()]
-    for pid in (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()):
-        if str(plan.dir) in " ".join(cmdline(pid)):
-            found.append(f"process {pid}: {' '.join(cmdline(pid))[:80]}")
-    if (plan.dir / "machines").exists():
-        found.append(f"folder {plan.dir / 'machines'}")
-    return found
 
 
 def assert_all_answer(plan: LabPlan) -> None:
@@ -164,11 +148,11 @@ def test_lab_lifecycle(plan: LabPlan, tmp_path: Path) -> None:
     assert_all_answer(plan)
 
     assert ops.down(plan, out=lines.append) == []
-    assert leftovers(plan) == []
+    assert ops.leftovers(plan) == []
     assert ops.down(plan, out=lines.append) == []  # twice is fine
 
     ops.up(plan, out=lines.append)
     assert_all_answer(plan)
     assert sh(plan, "t2", "cat /root/marker 2>/dev/null || echo fresh").strip() == "fresh"
     assert ops.down(plan, out=lines.append) == []
-    assert leftovers(plan) == []
+    assert ops.leftovers(plan) == []

@@ -1,0 +1,33 @@
+"""kubeforge cluster stack: `pulumi up -s ENV` turns inventories/ENV/cluster.yml into a cluster.
+
+Run it through `kubeforge pulumi ENV -- up`, or `eval "$(kubeforge pulumi-env)"` first, so the
+offline toolchain (mirror-built CLI and plugins, kubeforge's language host) is on PATH.
+"""
+
+import os
+
+import pulumi
+
+from kubeforge.spec import load_spec, spec_path
+from kubeforge.stack.components import (
+    Addons,
+    AddonsArgs,
+    Bootstrap,
+    BootstrapArgs,
+    Machines,
+    MachinesArgs,
+)
+
+# KUBEFORGE_STACK_SPEC previews a changed copy of the spec without editing the stack's file.
+env = os.environ.get("KUBEFORGE_STACK_SPEC") or pulumi.Config().get("env") or pulumi.get_stack()
+path = spec_path(env)
+spec = load_spec(env)
+
+machines = Machines(spec.name, MachinesArgs(spec=spec, spec_path=path))
+bootstrap = Bootstrap(spec.name, BootstrapArgs(spec=spec, spec_path=path, machines=machines))
+addons = Addons(spec.name, AddonsArgs(spec=spec, kubeconfig=bootstrap.kubeconfig))
+
+pulumi.export("endpoint", bootstrap.endpoint)
+pulumi.export("kubeconfig", bootstrap.kubeconfig)
+pulumi.export("nodes", machines.hosts)
+pulumi.export("releases", addons.releases)
