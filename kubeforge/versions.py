@@ -88,6 +88,12 @@ CERT_MANAGER = "1.21.2"
 # pseudo-version of them (403). v1.11.5 is the newest release an offline mirror can build.
 CERT_MANAGER_MIRROR = "1.11.5"
 PEBBLE = "2.10.1"
+# Control-host tools (the Pulumi CLI and its Kubernetes provider plugin), built by the mirror.
+PULUMI = "3.274.1"
+PULUMI_KUBERNETES = "4.25.0"
+# provider/v4 has no tags on the proxy; this pseudo-version (commit f47bc2d6f199 of 2026-01-15,
+# the day before v4.25.0 was released) is the only version it serves; built stamped 4.25.0.
+PULUMI_KUBERNETES_MODULE = "v4.0.0-20260115033456-f47bc2d6f199"
 
 # Chart repositories the add-on sections use by default (a spec's mirrors.charts replaces them).
 UPSTREAM_CHART_REPOS: dict[str, str] = {

@@ -83,14 +83,18 @@ def _etcd(ctx: Context) -> GoBuild:
 
 
 def _simple(module: str, binaries: dict[str, str], ldflags: tuple[str, ...] = (), *,
-            tags: tuple[str, ...] = (), cgo: bool = False,
+            also_require: tuple[str, ...] = (), tags: tuple[str, ...] = (), cgo: bool = False,
             nosumdb: tuple[str, ...] = (), finalize_prereleases: bool = False,
             drop_imports: tuple[tuple[str, str], ...] = ()) -> Recipe:
-    """A recipe for one module at the component's version; `{v}` in ldflags is `vX.Y.Z`."""
+    """A recipe for one module at the component's version; `{v}` in ldflags is `vX.Y.Z`.
+
+    `also_require`: sibling modules required at that version too (upstream's go.mod replaces them
+    with a local path the wrapper cannot copy).
+    """
     def recipe(ctx: Context) -> GoBuild:
         v = f"v{ctx.version}"
         flags = tuple(f.format(v=v, bare=ctx.version) for f in ldflags)
-        return GoBuild(requires=((module, v),), primary=module,
+        return GoBuild(requires=((module, v), *((m, v) for m in also_require)), primary=module,
                        binaries=tuple(Binary(p, n) for p, n in binaries.items()),
                        ldflags=("-s", "-w", *flags), tags=tags, cgo=cgo, nosumdb=nosumdb,
                        finalize_prereleases=finalize_prereleases, drop_imports=drop_imports)
@@ -115,6 +119,23 @@ PEBBLE = "github.com/letsencrypt/pebble/v2"
 PEBBLE_FILES = ("certs/localhost/cert.pem", "certs/localhost/key.pem", "certs/pebble.minica.pem",
                 "config/pebble-config.json")
 CNI = "github.com/containernetworking/plugins"
+PULUMI = "github.com/pulumi/pulumi"
+PK = "github.com/pulumi/pulumi-kubernetes/provider/v4"
+PK_CMD = "cmd/pulumi-resource-kubernetes"
+
+
+def _pulumi_kubernetes(ctx: Context) -> GoBuild:
+    """The provider plugin, from the untagged provider/v4 module (versions.py says why)."""
+    return GoBuild(
+        requires=((PK, versions.PULUMI_KUBERNETES_MODULE),), primary=PK,
+        binaries=(Binary(f"{PK}/{PK_CMD}", "pulumi-resource-kubernetes"),),
+        ldflags=("-s", "-w", f"-X {PK}/pkg/version.Version={ctx.version}"),
+        # upstream replaces sdk/v4 with ../sdk, which is not in the module zip
+        drop_replaces=("github.com/pulumi/pulumi-kubernetes/sdk/v4",),
+        # main.go embeds schema-embed.json, which generate.go writes from schema.json + $VERSION
+        generate=(PK_CMD,), env={"VERSION": ctx.version},
+    )
+
 
 GO_RECIPES: dict[str, Recipe] = {
     "kubernetes": _kubernetes,
@@ -167,13 +188,19 @@ GO_RECIPES: dict[str, Recipe] = {
         "github.com/distribution/distribution/v3",
         {"github.com/distribution/distribution/v3/cmd/registry": "registry"},
         ("-X github.com/distribution/distribution/v3/version.version={v}",)),
+    # pkg/v3 replaces sdk/v3 with ../sdk: require the same release of sdk/v3 instead.
+    "pulumi": _simple(
+        f"{PULUMI}/pkg/v3", {f"{PULUMI}/pkg/v3/cmd/pulumi": "pulumi"},
+        (f"-X {PULUMI}/sdk/v3/go/common/version.Version={{v}}",),
+        also_require=(f"{PULUMI}/sdk/v3",)),
+    "pulumi_kubernetes": _pulumi_kubernetes,
 }
 
 # Build order: the order `kubeforge mirror build` walks and `--only` accepts.
 COMPONENTS: tuple[str, ...] = (
     "kubernetes", "pause", "etcd", "coredns", "containerd", "runc", "crictl", "cni_plugins",
     "flannel", "flannel_cni_plugin", "helm", "registry", "busybox", "traefik", "cert_manager",
-    "pebble",
+    "pebble", "pulumi", "pulumi_kubernetes",
 )
 
 # Versions of the components that are not part of a Kubernetes release.
@@ -182,6 +209,9 @@ ADDON_VERSIONS: dict[str, str] = {
     "traefik": versions.TRAEFIK,
     "cert_manager": versions.CERT_MANAGER_MIRROR,
     "pebble": versions.PEBBLE,
+    # control-host tools (like registry): never published under files/ for the nodes
+    "pulumi": versions.PULUMI,
+    "pulumi_kubernetes": versions.PULUMI_KUBERNETES,
 }
 
 BINARIES: dict[str, tuple[str, ...]] = {
@@ -201,6 +231,8 @@ BINARIES: dict[str, tuple[str, ...]] = {
     "traefik": ("traefik",),
     "cert_manager": tuple(f"cert-manager-{b}" for b in CM_BINARIES),
     "pebble": ("pebble",),
+    "pulumi": ("pulumi",),
+    "pulumi_kubernetes": ("pulumi-resource-kubernetes",),
 }
 
 
@@ -219,11 +251,27 @@ def source_of(component: str, version: str) -> str:
     if component == "flannel_cni_plugin":
         return "{}@{} plugins/meta/flannel (flannel-io/cni-plugin is not on the proxy)".format(
             *FLANNEL_CNI_FALLBACK)
+    if component == "pulumi_kubernetes":
+        _, stamp, commit = versions.PULUMI_KUBERNETES_MODULE.rsplit("-", 2)
+        return (f"{PK}@{versions.PULUMI_KUBERNETES_MODULE} (untagged commit {commit} of "
+                f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}; the proxy has no v{version} tag), "
+                f"stamped {version}; sdk/v4 at the version it requires")
     if component == "kubernetes":
         return f"k8s.io/kubernetes@v{version} (+ staging modules v0.{version.split('.', 1)[1]})"
     return ", ".join(f"{m}@{v}" for m, v in GO_RECIPES[component](
         Context(MirrorLayout(Path("/nonexistent")), versions.RELEASES[versions.DEFAULT_KUBERNETES],
                 version, Path("/nonexistent"))).requires)
+
+
+def pulumi_toolchain(layout: MirrorLayout) -> dict[str, Path]:
+    """{binary name: path} of the mirror's pulumi CLI and Kubernetes provider plugin."""
+    found = {b: layout.build_dir(c, ADDON_VERSIONS[c]) / b
+             for c in ("pulumi", "pulumi_kubernetes") for b in BINARIES[c]}
+    missing = [str(p) for p in found.values() if not p.is_file()]
+    if missing:
+        raise KubeforgeError(f"pulumi is not built ({', '.join(missing)} missing): run "
+                             "`kubeforge mirror build --only pulumi --only pulumi_kubernetes`")
+    return found
 
 
 def _build_pause(ctx: Context, out: Path) -> None:

@@ -48,12 +48,23 @@ class GoBuild:
     # Pin upstream's pre-release requirements (vX.Y.Z-rc.N) to their final vX.Y.Z: a release
     # that shipped against an -rc whose checksum this proxy's sum.golang.org cannot serve.
     finalize_prereleases: bool = False
-    # (file in the primary module, import path): blank imports to drop. Non-empty switches to
-    # building a copy of the primary module as the main module (patched), not a wrapper.
+    # The next three patch the primary module: any of them switches to building a writable copy
+    # of it as the main module instead of a wrapper (see `patches_primary`).
+    # (file in the primary module, import path): blank imports to drop.
     drop_imports: tuple[tuple[str, str], ...] = ()
+    # Upstream replaces to drop (local targets outside the module zip): the module's own
+    # requirement of each is then fetched from the proxy.
+    drop_replaces: tuple[str, ...] = ()
+    # Directories of the primary module to `go generate` in before building (files upstream
+    # generates at release time instead of committing them).
+    generate: tuple[str, ...] = ()
     # Modules whose checksums are not in sum.golang.org as this proxy serves it (see report).
     nosumdb: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # for every go command of the build
+
+    @property
+    def patches_primary(self) -> bool:
+        return bool(self.drop_imports or self.drop_replaces or self.generate)
 
 
 def go_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -156,8 +167,17 @@ def _default_name(package: str) -> str:
     return parts[-1]
 
 
+def copy_commands(spec: GoBuild) -> list[list[str]]:
+    """The go commands that prepare the patched copy of the primary module, in order."""
+    edits = [f"-dropreplace={m}" for m in spec.drop_replaces]
+    edits += [f"-replace={o}={n}" for o, n in spec.replaces]
+    # go.mod first: `go generate` runs go commands that load the (fixed) module graph.
+    return ([["mod", "edit", *edits]] if edits else []) + [
+        ["generate", f"./{d}"] for d in spec.generate]
+
+
 def _patched_copy(spec: GoBuild, work: Path, env: Mapping[str, str], log: Path) -> Path:
-    """A writable copy of the primary module with `drop_imports` removed; its go.mod rules."""
+    """A writable copy of the primary module, patched by `spec`; its go.mod rules."""
     info = module_info(spec.primary, dict(spec.requires)[spec.primary], env, log)
     src = work / "src"
     writable_copy(Path(info["Dir"]), src)
@@ -171,8 +191,8 @@ def _patched_copy(spec: GoBuild, work: Path, env: Mapping[str, str], log: Path) 
         f.write_text("".join(kept))
         if imp.startswith(spec.primary + "/"):
             shutil.rmtree(src / imp.removeprefix(spec.primary + "/"), ignore_errors=True)
-    if spec.replaces:
-        run_go(["mod", "edit", *(f"-replace={o}={n}" for o, n in spec.replaces)], src, env, log)
+    for args in copy_commands(spec):
+        run_go(args, src, env, log)
     # No `go mod tidy`: upstream's go.mod and go.sum are complete, and tidy would fetch every
     # test-only dependency (and the dropped package's) too. -mod=mod fetches what the build uses.
     return src
@@ -187,7 +207,7 @@ def build(spec: GoBuild, work: Path, out: Path) -> None:
     if spec.nosumdb:
         extra["GONOSUMDB"] = ",".join(spec.nosumdb)
     env = go_env(extra)
-    if spec.drop_imports:
+    if spec.patches_primary:
         _go_build(spec, _patched_copy(spec, work, env, log), out, env, log)
         return
     versions = dict(spec.requires)
@@ -198,6 +218,15 @@ def build(spec: GoBuild, work: Path, out: Path) -> None:
     lines = [f"module local/kubeforge-build\n\ngo {upstream.go}\n"]
     lines += [f"godebug {d}\n" for d in upstream.godebug]
     (work / "go.mod").write_text("".join(lines))
+    run_go(["mod", "edit", *wrapper_edits(spec, upstream)], work, env, log)
+    imports = "".join(f'\t_ "{b.package}"\n' for b in spec.binaries)
+    (work / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports})\n")
+    run_go(["mod", "tidy"], work, env, log)
+    _go_build(spec, work, out, env, log)
+
+
+def wrapper_edits(spec: GoBuild, upstream: GoMod) -> list[str]:
+    """The `go mod edit` flags that make the wrapper module require and pin like upstream."""
     edits = [f"-require={m}@{v}" for m, v in spec.requires]
     for old, new, new_version in upstream.replaces:
         if new_version is not None:
@@ -209,11 +238,7 @@ def build(spec: GoBuild, work: Path, out: Path) -> None:
         edits += [f"-replace={m}={m}@{v.split('-rc.')[0]}" for m, v in upstream.requires
                   if re.fullmatch(r"v[0-9]+\.[0-9]+\.[0-9]+-rc\.[0-9]+", v)]
     edits += [f"-replace={old}={new}" for old, new in spec.replaces]
-    run_go(["mod", "edit", *edits], work, env, log)
-    imports = "".join(f'\t_ "{b.package}"\n' for b in spec.binaries)
-    (work / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports})\n")
-    run_go(["mod", "tidy"], work, env, log)
-    _go_build(spec, work, out, env, log)
+    return edits
 
 
 def _go_build(spec: GoBuild, work: Path, out: Path, env: Mapping[str, str], log: Path) -> None:

@@ -129,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     # the engine reads the port from the first line of stdout
     print(port, flush=True)
-    server.wait_for_termination()
+    try:
+        server.wait_for_termination()
+    except KeyboardInterrupt:
+        pass  # the engine stops its plugins with SIGINT when the run is over
     return 0
 
 
