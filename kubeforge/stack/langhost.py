@@ -9,6 +9,7 @@ plugins the installed packages declare, and runs the program in a child Python
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -129,10 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     # the engine reads the port from the first line of stdout
     print(port, flush=True)
-    try:
+    # the engine stops its plugins with SIGINT when the run is over
+    with contextlib.suppress(KeyboardInterrupt):
         server.wait_for_termination()
-    except KeyboardInterrupt:
-        pass  # the engine stops its plugins with SIGINT when the run is over
     return 0
 
 
