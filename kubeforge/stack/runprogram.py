@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pulumi
 import pulumi.runtime
 
+from kubeforge.errors import KubeforgeError
+
 # the language host turns this code into "bail": the error was already shown to the user
 USER_ACTIONABLE_EXIT = 32
 
@@ -67,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     except pulumi.RunError as e:
         pulumi.log.error(str(e))
         return 1
+    except KubeforgeError as e:
+        # says what is wrong and how to fix it: a traceback would only hide that
+        pulumi.log.error(str(e))
+        return USER_ACTIONABLE_EXIT
     except Exception:
         pulumi.log.error(f"the program failed:\n{traceback.format_exc()}")
         return USER_ACTIONABLE_EXIT
