@@ -10,7 +10,9 @@ webhooks), so each one is installed and ready before the next starts.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -78,6 +80,18 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def newest_release(secrets: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest revision of a Helm release from its storage Secrets (`owner=helm,name=NAME`):
+    whoever installed it (the Ansible role's helm, a Pulumi Release), this is what Helm keeps."""
+    if not secrets:
+        return None
+    newest = max(secrets, key=lambda s: int(s["metadata"]["labels"]["version"]))
+    # the API's base64 around Helm's own base64 of gzipped JSON
+    raw = base64.b64decode(base64.b64decode(newest["data"]["release"]))
+    release: dict[str, Any] = json.loads(gzip.decompress(raw))
+    return release
 
 
 def _semver(version: str) -> tuple[int, ...]:

@@ -7,8 +7,6 @@ lab mirror's), the one chart source the lab spec itself does not use."""
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import shutil
 import subprocess
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubeforge import paths
+from kubeforge import addons, paths
 from kubeforge.spec import ClusterSpec
 
 from .conftest import Kubectl
@@ -37,13 +35,7 @@ def _helm_release(kubectl: Kubectl, name: str) -> dict[str, Any] | None:
     """The newest revision of a Helm release, decoded from its storage Secret."""
     res = kubectl("-n", NS, "get", "secrets", "-l", f"owner=helm,name={name}", "-o", "json")
     assert res.returncode == 0, res.stderr
-    items = json.loads(res.stdout)["items"]
-    if not items:
-        return None
-    newest = max(items, key=lambda s: int(s["metadata"]["labels"]["version"]))
-    raw = base64.b64decode(base64.b64decode(newest["data"]["release"]))
-    release: dict[str, Any] = json.loads(gzip.decompress(raw))
-    return release
+    return addons.newest_release(json.loads(res.stdout)["items"])
 
 
 @pytest.fixture

@@ -137,3 +137,22 @@ def test_local_chart_digest_follows_names_and_contents(tmp_path: Path) -> None:
     assert rel.as_dict()["checksum"] == addons.chart_digest(chart)
     remote = addons.PlannedRelease(name="c", namespace="n", chart="c", version="1", repo="http://r")
     assert remote.as_dict()["checksum"] is None
+
+
+def test_newest_release_decodes_helms_storage_secret() -> None:
+    import base64
+    import gzip
+    import json
+
+    from kubeforge.addons import newest_release
+
+    def secret(version: int, status: str) -> dict[str, Any]:
+        body = {"info": {"status": status}, "version": version}
+        helm = base64.b64encode(gzip.compress(json.dumps(body).encode()))
+        return {"metadata": {"labels": {"version": str(version)}},
+                "data": {"release": base64.b64encode(helm).decode()}}
+
+    # revision 10 is newer than 9 (numbers, not strings)
+    found = newest_release([secret(9, "superseded"), secret(10, "deployed")])
+    assert found is not None and found["info"]["status"] == "deployed"
+    assert newest_release([]) is None

@@ -22,11 +22,12 @@ import pytest
 import testinfra
 import testinfra.utils.ansible_runner
 
+from kubeforge.addons import newest_release
+
 from .conftest import Kubectl, condition
 
 testinfra_hosts: list[str] = []
 
-HELM = "helm --kubeconfig /etc/kubernetes/admin.conf"
 KUBECTL_APPLY = "kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f -"
 NS = "kubeforge-verify"
 
@@ -83,22 +84,25 @@ def node_addresses(pytestconfig: pytest.Config,
 
 
 def test_every_release_is_deployed_at_its_version(group_vars: dict[str, Any],
-                                                  first_cp: Any) -> None:
+                                                  kubectl: Kubectl) -> None:
+    """Read from Helm's storage Secrets through the API: the same check whether the Ansible role
+    or a Pulumi stack installed the release."""
     releases = _releases(group_vars)
     if not releases:
         pytest.skip("no add-ons declared")
     problems = []
     for r in releases:
-        res = first_cp.run(f"{HELM} -n {r['namespace']} list --filter '^{r['name']}$' -o json")
-        found = json.loads(res.stdout or "[]") if res.rc == 0 else []
-        if not found:
-            problems.append(f"{r['namespace']}/{r['name']}: not installed ({res.stderr.strip()})")
+        ident = f"{r['namespace']}/{r['name']}"
+        rel = newest_release(kubectl.json(
+            f"-n {r['namespace']} get secrets -l owner=helm,name={r['name']}")["items"])
+        if rel is None:
+            problems.append(f"{ident}: not installed")
             continue
-        rel = found[0]
-        if rel["status"] != "deployed":
-            problems.append(f"{r['namespace']}/{r['name']}: status {rel['status']}")
-        if r["version"] and rel["chart"] != f"{r['chart']}-{r['version']}":
-            problems.append(f"{r['namespace']}/{r['name']}: chart {rel['chart']}, declared "
+        if rel["info"]["status"] != "deployed":
+            problems.append(f"{ident}: status {rel['info']['status']}")
+        chart = rel["chart"]["metadata"]
+        if r["version"] and chart["version"] != r["version"]:
+            problems.append(f"{ident}: chart {chart['name']}-{chart['version']}, declared "
                             f"{r['chart']}-{r['version']}")
     assert not problems, "\n".join(problems)
 
