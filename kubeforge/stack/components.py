@@ -45,12 +45,16 @@ class Machines(pulumi.ComponentResource):
         super().__init__(f"{PKG}:Machines", name, None, opts)
         hosts = triggers.machines(args.spec)
         self.managed = args.spec.lab is not None
+        # What the cluster's resources are deleted with: nothing is uninstalled or reset one by
+        # one on machines that are about to disappear (Pulumi's deleted_with).
+        self.resource: pulumi.Resource | None = None
         self.machines_id: pulumi.Output[str]
         if args.spec.lab is not None:
             lab = LabMachines(f"{name}-lab", {
                 "env": str(args.spec_path), "name": args.spec.name, "machines": hosts,
                 "lab": args.spec.lab.model_dump(mode="json"),
             }, pulumi.ResourceOptions(parent=self))
+            self.resource = lab
             self.machines_id = lab.id
         else:
             self.machines_id = pulumi.Output.from_input(args.spec.name)
@@ -80,7 +84,7 @@ class Bootstrap(pulumi.ComponentResource):
             "machines": args.machines.machines_id,
             "kubeconfig_path": str(paths.ROOT / ".cache" / spec.name / "admin.conf"),
             "reset_on_delete": not args.machines.managed,
-        }, pulumi.ResourceOptions(parent=self))
+        }, pulumi.ResourceOptions(parent=self, deleted_with=args.machines.resource))
         self.endpoint: pulumi.Output[str] = pulumi.Output.from_input(f"https://{host}:{endpoint.port}")
         self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(run.kubeconfig)
         self.register_outputs({"endpoint": self.endpoint, "kubeconfig": self.kubeconfig})
@@ -90,6 +94,8 @@ class Bootstrap(pulumi.ComponentResource):
 class AddonsArgs:
     spec: ClusterSpec
     kubeconfig: pulumi.Input[str]
+    # the machines resource, when the stack owns the machines (Machines.resource)
+    deleted_with: pulumi.Resource | None = None
 
 
 def release_args(r: addons.PlannedRelease) -> dict[str, Any]:
@@ -124,19 +130,19 @@ class Addons(pulumi.ComponentResource):
     def __init__(self, name: str, args: AddonsArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{PKG}:Addons", name, None, opts)
-        provider = k8s.Provider(f"{name}-k8s", kubeconfig=args.kubeconfig,
-                                opts=pulumi.ResourceOptions(parent=self))
+        mine = pulumi.ResourceOptions(parent=self, deleted_with=args.deleted_with)
+        provider = k8s.Provider(f"{name}-k8s", kubeconfig=args.kubeconfig, opts=mine)
+        mine = pulumi.ResourceOptions.merge(mine, pulumi.ResourceOptions(provider=provider))
         previous: list[pulumi.Resource] = []
         for manifest, path in manifest_files(args.spec):
             previous = [k8s.yaml.v2.ConfigFile(
-                f"{name}-{manifest}", file=str(path),
-                opts=pulumi.ResourceOptions(parent=self, provider=provider))]
+                f"{name}-{manifest}", file=str(path), opts=mine)]
         self.releases: dict[str, pulumi.Output[str | None]] = {}
         for planned in addons.expand(args.spec):
             release = k8s.helm.v3.Release(
                 f"{name}-{planned.namespace}-{planned.name}", **release_args(planned),
-                opts=pulumi.ResourceOptions(parent=self, provider=provider,
-                                            depends_on=previous))
+                opts=pulumi.ResourceOptions.merge(mine, pulumi.ResourceOptions(
+                    depends_on=previous)))
             previous = [release]
             self.releases[f"{planned.namespace}/{planned.name}"] = release.version
         # The record the Ansible role keeps too (roles/addons/tasks/record.yml): `kubeforge
@@ -147,5 +153,5 @@ class Addons(pulumi.ComponentResource):
                 name=RECORD[1], namespace=RECORD[0],
                 labels={"app.kubernetes.io/managed-by": "kubeforge"}),
             data={"releases": json.dumps(list(self.releases))},
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=previous))
+            opts=pulumi.ResourceOptions.merge(mine, pulumi.ResourceOptions(depends_on=previous)))
         self.register_outputs({"releases": self.releases})

@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         pulumi.log.error(f"the program failed:\n{traceback.format_exc()}")
         return USER_ACTIONABLE_EXIT
+    except KeyboardInterrupt:
+        # the engine interrupts the program when a resource failed; it reports that error
+        return 1
     finally:
         executor.shutdown(wait=True)
         loop.close()

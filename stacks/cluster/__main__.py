@@ -26,7 +26,8 @@ spec = load_spec(env, check_files=False)
 
 machines = Machines(spec.name, MachinesArgs(spec=spec, spec_path=path))
 bootstrap = Bootstrap(spec.name, BootstrapArgs(spec=spec, spec_path=path, machines=machines))
-addons = Addons(spec.name, AddonsArgs(spec=spec, kubeconfig=bootstrap.kubeconfig))
+addons = Addons(spec.name, AddonsArgs(spec=spec, kubeconfig=bootstrap.kubeconfig,
+                                      deleted_with=machines.resource))
 
 pulumi.export("endpoint", bootstrap.endpoint)
 pulumi.export("kubeconfig", bootstrap.kubeconfig)

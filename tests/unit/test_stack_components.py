@@ -78,7 +78,8 @@ def _build(env: str) -> dict[str, Any]:
     path = spec_path(env)
     machines = Machines(spec.name, MachinesArgs(spec=spec, spec_path=path))
     boot = Bootstrap(spec.name, BootstrapArgs(spec=spec, spec_path=path, machines=machines))
-    added = Addons(spec.name, AddonsArgs(spec=spec, kubeconfig=boot.kubeconfig))
+    added = Addons(spec.name, AddonsArgs(spec=spec, kubeconfig=boot.kubeconfig,
+                                         deleted_with=machines.resource))
     return {"spec": spec, "machines": machines, "bootstrap": boot, "addons": added}
 
 
