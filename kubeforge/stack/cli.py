@@ -18,7 +18,7 @@ from kubeforge.stack import toolchain
 # what `pulumi-env` exports (the rest of the environment is the caller's own)
 EXPORTED = ("PATH", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_PYTHON_CMD",
-            "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")
+            "PULUMI_BACKEND_URL")
 
 
 def stack_env(env_name: str) -> dict[str, str]:
@@ -50,10 +50,17 @@ def _cmd_pulumi(args: argparse.Namespace) -> int:
 
 
 def _cmd_pulumi_env(args: argparse.Namespace) -> int:
-    env = stack_env(args.env)
+    return main_env(args.env)
+
+
+def main_env(env_name: str) -> int:
+    env = stack_env(env_name)
     for name in EXPORTED:
         if name in env:
             print(f"export {name}={shlex.quote(env[name])}")
+    # only the lab's published passphrase: a user's own stays in their shell, never printed
+    if env.get("PULUMI_CONFIG_PASSPHRASE") == toolchain.LAB_PASSPHRASE:
+        print(f"export PULUMI_CONFIG_PASSPHRASE={toolchain.LAB_PASSPHRASE}")
     print(f"cd {shlex.quote(str(toolchain.STACKS))}")
     return 0
 

@@ -54,3 +54,18 @@ def test_bin_scripts_run_this_interpreter(tmp_path: Path, monkeypatch: pytest.Mo
     assert f"exec {sys.executable} -u -m kubeforge.stack.langhost" in host
     script = (out / "pulumi-resource-pulumi-python").read_text()
     assert f"exec {sys.executable} -u -m pulumi.dynamic" in script
+
+
+def test_pulumi_env_never_prints_a_users_passphrase(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from kubeforge.stack import cli
+
+    monkeypatch.setattr(toolchain, "prepare", toolchain.environment)
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "users-own-secret")
+    assert cli.main_env("lab") == 0
+    assert "users-own-secret" not in capsys.readouterr().out
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE")
+    assert cli.main_env("lab") == 0
+    assert f"PULUMI_CONFIG_PASSPHRASE={toolchain.LAB_PASSPHRASE}" in capsys.readouterr().out
+    with pytest.raises(KubeforgeError, match="PULUMI_CONFIG_PASSPHRASE"):
+        cli.main_env("example-prod")
