@@ -155,3 +155,20 @@ class Addons(pulumi.ComponentResource):
             data={"releases": json.dumps(list(self.releases))},
             opts=pulumi.ResourceOptions.merge(mine, pulumi.ResourceOptions(depends_on=previous)))
         self.register_outputs({"releases": self.releases})
+
+
+@dataclass(frozen=True)
+class Cluster:
+    machines: Machines
+    bootstrap: Bootstrap
+    addons: Addons
+
+
+def declare(spec: ClusterSpec, spec_path: Path) -> Cluster:
+    """The whole cluster of one spec, wired: what a stack program declares."""
+    machines = Machines(spec.name, MachinesArgs(spec=spec, spec_path=spec_path))
+    bootstrap = Bootstrap(spec.name, BootstrapArgs(spec=spec, spec_path=spec_path,
+                                                   machines=machines))
+    added = Addons(spec.name, AddonsArgs(spec=spec, kubeconfig=bootstrap.kubeconfig,
+                                         deleted_with=machines.resource))
+    return Cluster(machines, bootstrap, added)

@@ -23,8 +23,7 @@ import grpc
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
-# exit code by which the program says it already showed the user an actionable error
-USER_ACTIONABLE_EXIT = 32
+from kubeforge.stack.runprogram import USER_ACTIONABLE_EXIT
 
 
 def declared_plugins() -> list[dict[str, str]]:
@@ -43,6 +42,11 @@ def declared_plugins() -> list[dict[str, str]]:
                 found[data["name"]] = {"name": str(data["name"]), "version": version,
                                        "server": str(data.get("server") or "")}
     return sorted(found.values(), key=lambda p: p["name"])
+
+
+def _dependencies(message: Any) -> list[Any]:
+    """declared_plugins() as PluginDependency or PackageDependency messages (same fields)."""
+    return [message(kind="resource", **p) for p in declared_plugins()]
 
 
 def program_command(request: Any, engine: str) -> list[str]:
@@ -82,14 +86,12 @@ class PythonHost(language_pb2_grpc.LanguageRuntimeServicer):
         return plugin_pb2.PluginInfo(version=metadata.version("pulumi"))
 
     def GetRequiredPlugins(self, request: Any, context: Any) -> Any:
-        return language_pb2.GetRequiredPluginsResponse(plugins=[
-            plugin_pb2.PluginDependency(name=p["name"], kind="resource", version=p["version"],
-                                        server=p["server"]) for p in declared_plugins()])
+        return language_pb2.GetRequiredPluginsResponse(
+            plugins=_dependencies(plugin_pb2.PluginDependency))
 
     def GetRequiredPackages(self, request: Any, context: Any) -> Any:
-        return language_pb2.GetRequiredPackagesResponse(packages=[
-            plugin_pb2.PackageDependency(name=p["name"], kind="resource", version=p["version"],
-                                         server=p["server"]) for p in declared_plugins()])
+        return language_pb2.GetRequiredPackagesResponse(
+            packages=_dependencies(plugin_pb2.PackageDependency))
 
     def InstallDependencies(self, request: Any, context: Any) -> Any:
         # The project runs in kubeforge's own virtualenv (`make setup`): nothing to install.

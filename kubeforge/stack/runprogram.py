@@ -20,7 +20,7 @@ import pulumi.runtime
 
 from kubeforge.errors import KubeforgeError
 
-# the language host turns this code into "bail": the error was already shown to the user
+# the program already showed the user an actionable error: the language host answers "bail"
 USER_ACTIONABLE_EXIT = 32
 
 

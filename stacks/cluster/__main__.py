@@ -9,27 +9,16 @@ import os
 import pulumi
 
 from kubeforge.spec import load_spec, spec_path
-from kubeforge.stack.components import (
-    Addons,
-    AddonsArgs,
-    Bootstrap,
-    BootstrapArgs,
-    Machines,
-    MachinesArgs,
-)
+from kubeforge.stack.components import declare
 
 # KUBEFORGE_STACK_SPEC previews a changed copy of the spec without editing the stack's file.
 env = os.environ.get("KUBEFORGE_STACK_SPEC") or pulumi.Config().get("env") or pulumi.get_stack()
-path = spec_path(env)
 # the lab's SSH files appear with its machines: `kubeforge deploy` checks them when it runs
 spec = load_spec(env, check_files=False)
 
-machines = Machines(spec.name, MachinesArgs(spec=spec, spec_path=path))
-bootstrap = Bootstrap(spec.name, BootstrapArgs(spec=spec, spec_path=path, machines=machines))
-addons = Addons(spec.name, AddonsArgs(spec=spec, kubeconfig=bootstrap.kubeconfig,
-                                      deleted_with=machines.resource))
+cluster = declare(spec, spec_path(env))
 
-pulumi.export("endpoint", bootstrap.endpoint)
-pulumi.export("kubeconfig", bootstrap.kubeconfig)
-pulumi.export("nodes", machines.hosts)
-pulumi.export("releases", addons.releases)
+pulumi.export("endpoint", cluster.bootstrap.endpoint)
+pulumi.export("kubeconfig", cluster.bootstrap.kubeconfig)
+pulumi.export("nodes", cluster.machines.hosts)
+pulumi.export("releases", cluster.addons.releases)

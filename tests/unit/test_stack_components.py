@@ -65,22 +65,12 @@ def mocks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Mocks:
 
 
 def _build(env: str) -> dict[str, Any]:
-    from kubeforge.stack.components import (
-        Addons,
-        AddonsArgs,
-        Bootstrap,
-        BootstrapArgs,
-        Machines,
-        MachinesArgs,
-    )
+    from kubeforge.stack.components import declare
 
     spec = load_spec(env, check_files=False)
-    path = spec_path(env)
-    machines = Machines(spec.name, MachinesArgs(spec=spec, spec_path=path))
-    boot = Bootstrap(spec.name, BootstrapArgs(spec=spec, spec_path=path, machines=machines))
-    added = Addons(spec.name, AddonsArgs(spec=spec, kubeconfig=boot.kubeconfig,
-                                         deleted_with=machines.resource))
-    return {"spec": spec, "machines": machines, "bootstrap": boot, "addons": added}
+    cluster = declare(spec, spec_path(env))
+    return {"spec": spec, "machines": cluster.machines, "bootstrap": cluster.bootstrap,
+            "addons": cluster.addons}
 
 
 def _by_name(m: Mocks) -> dict[str, pulumi.runtime.MockResourceArgs]:
