@@ -17,6 +17,11 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "kubeforge"
 
 
+def admin_kubeconfig(cluster: str) -> Path:
+    """Where the kubeconfig role puts a cluster's admin kubeconfig (its `kubeconfig_dest`)."""
+    return ROOT / ".cache" / cluster / "admin.conf"
+
+
 def inventories_dir() -> Path:
     return ROOT / "inventories"
 

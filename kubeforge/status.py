@@ -178,7 +178,7 @@ def _ssh(spec: ClusterSpec, host: Host, command: str, timeout: float = 30) -> st
 
 
 def _kubectl(spec: ClusterSpec) -> list[str]:
-    kubeconfig = paths.ROOT / ".cache" / spec.name / "admin.conf"
+    kubeconfig = paths.admin_kubeconfig(spec.name)
     if not kubeconfig.is_file():
         raise KubeforgeError(f"{kubeconfig} is missing: deploy first (`kubeforge deploy "
                              f"{spec.name}`) or refresh it (`kubeforge certs {spec.name} --renew` "

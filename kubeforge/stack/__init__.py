@@ -5,3 +5,12 @@ unit-tested with the rest of the package. `toolchain` puts the mirror-built CLI 
 PATH, and `langhost` is the Python language host the engine starts (see its docstring for why
 kubeforge has its own).
 """
+
+from pathlib import Path
+
+from kubeforge import paths
+
+
+def cache_dir() -> Path:
+    """The checkout's Pulumi files: bin, state, logs, fetched manifests (git-ignored)."""
+    return paths.ROOT / ".cache" / "pulumi"

@@ -82,7 +82,7 @@ class Bootstrap(pulumi.ComponentResource):
             "env": str(args.spec_path), "name": spec.name,
             "spec": triggers.spec_digest(spec), "roles": triggers.tree_digest(),
             "machines": args.machines.machines_id,
-            "kubeconfig_path": str(paths.ROOT / ".cache" / spec.name / "admin.conf"),
+            "kubeconfig_path": str(paths.admin_kubeconfig(spec.name)),
             "reset_on_delete": not args.machines.managed,
         }, pulumi.ResourceOptions(parent=self, deleted_with=args.machines.resource))
         self.endpoint: pulumi.Output[str] = pulumi.Output.from_input(f"https://{host}:{endpoint.port}")

@@ -13,10 +13,12 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from kubeforge import artifacts, paths
+from kubeforge import artifacts
 from kubeforge.addons import manifests
 from kubeforge.errors import KubeforgeError
+from kubeforge.mirror.layout import MirrorLayout
 from kubeforge.spec.models import ClusterSpec
+from kubeforge.stack import cache_dir
 
 
 def _sha256(data: bytes) -> str:
@@ -24,7 +26,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _read(url: str) -> bytes:
-    local = paths.cache_dir() / "mirror" / "files" / urlparse(url).path.lstrip("/")
+    local = MirrorLayout.default().files / urlparse(url).path.lstrip("/")
     if local.is_file():
         return local.read_bytes()
     try:
@@ -44,7 +46,7 @@ def manifest_files(spec: ClusterSpec) -> list[tuple[str, Path]]:
     out: list[tuple[str, Path]] = []
     for name in wanted:
         art = resolved[name]
-        cached = paths.ROOT / ".cache" / "pulumi" / "manifests" / f"{name}-{art.sha256}.yaml"
+        cached = cache_dir() / "manifests" / f"{name}-{art.sha256}.yaml"
         if not cached.is_file():
             data = _read(art.url)
             if _sha256(data) != art.sha256:

@@ -18,12 +18,13 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from kubeforge import paths
+from kubeforge.stack import cache_dir
 
 LOG_TAIL = 30
 
 
 def log_dir() -> Path:
-    return paths.ROOT / ".cache" / "pulumi" / "logs"
+    return cache_dir() / "logs"
 
 
 def run_kubeforge(args: Sequence[str], what: str) -> Path:

@@ -21,6 +21,7 @@ from kubeforge import paths, versions
 from kubeforge.errors import KubeforgeError
 from kubeforge.mirror.components import pulumi_toolchain
 from kubeforge.mirror.layout import MirrorLayout
+from kubeforge.stack import cache_dir
 
 STACKS = paths.ROOT / "stacks" / "cluster"
 # The lab's stacks use a known passphrase (their secrets are lab credentials); any other stack
@@ -34,7 +35,7 @@ _SCRIPTS = {
 
 
 def bin_dir() -> Path:
-    return paths.ROOT / ".cache" / "pulumi" / "bin"
+    return cache_dir() / "bin"
 
 
 def pulumi_home() -> Path:
@@ -42,7 +43,7 @@ def pulumi_home() -> Path:
 
 
 def state_url() -> str:
-    return f"file://{paths.ROOT / '.cache' / 'pulumi' / 'state'}"
+    return f"file://{cache_dir() / 'state'}"
 
 
 def _same_file(src: Path, dest: Path) -> bool:
@@ -100,8 +101,8 @@ def prepare(passphrase_default: str | None = None) -> dict[str, str]:
     """Make the toolchain ready; returns the environment to run `pulumi` with."""
     ensure_bin()
     env = environment(passphrase_default)
-    state = Path(env["PULUMI_BACKEND_URL"].removeprefix("file://"))
-    if env["PULUMI_BACKEND_URL"].startswith("file://"):
-        state.mkdir(parents=True, exist_ok=True)
+    backend = env["PULUMI_BACKEND_URL"]
+    if backend.startswith("file://"):
+        Path(backend.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
     ensure_plugins(env)
     return env

@@ -33,7 +33,7 @@ def spec(pytestconfig: pytest.Config) -> ClusterSpec:
 
 @pytest.fixture(scope="session")
 def kubeconfig(spec: ClusterSpec) -> Path:
-    path = paths.ROOT / ".cache" / spec.name / "admin.conf"
+    path = paths.admin_kubeconfig(spec.name)
     if not path.is_file():
         pytest.fail(f"{path} is missing: deploy first (kubeforge deploy {spec.name})")
     return path

@@ -82,7 +82,7 @@ def chart_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     and the ingress chart again at the next patch version."""
     spec = load_spec(ENV, check_files=False)
     repo = tmp_path_factory.mktemp("charts")
-    for chart in (paths.cache_dir() / "mirror" / "files" / "charts").glob("*.tgz"):
+    for chart in (MirrorLayout.default().files / "charts").glob("*.tgz"):
         shutil.copy(chart, repo)
     helm = MirrorLayout.default().build_dir("helm", spec.kubernetes.release.helm) / "helm"
     traefik = _traefik()
