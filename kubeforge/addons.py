@@ -13,6 +13,7 @@ import base64
 import gzip
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -57,14 +58,19 @@ class PlannedRelease:
                 "checksum": chart_digest(Path(self.path)) if self.path else None}
 
 
+def files_digest(root: Path, files: Iterable[Path]) -> str:
+    """sha256 over each file's path (relative to root) and contents, in the order given."""
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(f.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def chart_digest(folder: Path) -> str:
     """sha256 over a local chart's file names and contents: the node keeps the digest of the copy
     it holds, so a re-run learns in one read that nothing changed (no per-file comparison)."""
-    digest = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(f.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(f.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return files_digest(folder, sorted(p for p in folder.rglob("*") if p.is_file()))
 
 
 def builtin_chart(name: str) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeforge import paths
+from kubeforge.addons import files_digest
 from kubeforge.spec.models import ClusterSpec
 
 # Sections the Addons component owns (kubeforge.addons expands them).
@@ -35,16 +36,12 @@ def spec_digest(spec: ClusterSpec, exclude: frozenset[str] = ADDON_SECTIONS) -> 
 
 def tree_digest(root: Path = paths.ROOT, trees: tuple[str, ...] = BOOTSTRAP_TREES) -> str:
     """sha256 over the names and contents of the files under `trees` (caches excluded)."""
-    digest = hashlib.sha256()
+    files: list[Path] = []
     for tree in trees:
         base = root / tree
-        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
-        for f in files:
-            if "__pycache__" in f.parts:
-                continue
-            digest.update(f.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(f.read_bytes() + b"\0")
-    return digest.hexdigest()
+        files += [base] if base.is_file() else sorted(
+            p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return files_digest(root, files)
 
 
 def machines(spec: ClusterSpec) -> list[dict[str, str]]:
