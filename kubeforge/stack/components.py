@@ -76,8 +76,6 @@ class Bootstrap(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{PKG}:Bootstrap", name, None, opts)
         spec = args.spec
-        endpoint = spec.control_plane_endpoint
-        host = endpoint.address or endpoint.host
         run = AnsibleBootstrap(f"{name}-ansible", {
             "env": str(args.spec_path), "name": spec.name,
             "spec": triggers.spec_digest(spec), "roles": triggers.tree_digest(),
@@ -85,7 +83,8 @@ class Bootstrap(pulumi.ComponentResource):
             "kubeconfig_path": str(paths.admin_kubeconfig(spec.name)),
             "reset_on_delete": not args.machines.managed,
         }, pulumi.ResourceOptions(parent=self, deleted_with=args.machines.resource))
-        self.endpoint: pulumi.Output[str] = pulumi.Output.from_input(f"https://{host}:{endpoint.port}")
+        self.endpoint: pulumi.Output[str] = pulumi.Output.from_input(
+            f"https://{spec.control_plane_endpoint.target}")
         self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(run.kubeconfig)
         self.register_outputs({"endpoint": self.endpoint, "kubeconfig": self.kubeconfig})
 
