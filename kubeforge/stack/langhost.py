@@ -10,6 +10,7 @@ plugins the installed packages declare, and runs the program in a child Python
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -26,8 +27,11 @@ from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 from kubeforge.stack.runprogram import USER_ACTIONABLE_EXIT
 
 
-def declared_plugins() -> list[dict[str, str]]:
-    """Resource plugins the installed distributions declare in their pulumi-plugin.json."""
+@functools.cache
+def declared_plugins() -> tuple[dict[str, str], ...]:
+    """Resource plugins the installed distributions declare in their pulumi-plugin.json.
+
+    Read once per host process (one per engine run): the engine asks for plugins and packages."""
     found: dict[str, dict[str, str]] = {}
     for dist in metadata.distributions():
         for f in dist.files or ():
@@ -41,7 +45,7 @@ def declared_plugins() -> list[dict[str, str]]:
                 version = str(data.get("version") or dist.version)
                 found[data["name"]] = {"name": str(data["name"]), "version": version,
                                        "server": str(data.get("server") or "")}
-    return sorted(found.values(), key=lambda p: p["name"])
+    return tuple(sorted(found.values(), key=lambda p: p["name"]))
 
 
 def _dependencies(message: Any) -> list[Any]:
