@@ -1,6 +1,7 @@
 """Benchmark kubeforge against the raw lower bound (bench/raw.py) on the bench lab.
 
     python -m bench.run --repeat 2 --workers 2            # deploy, no-op, add 1, add 3
+    python -m bench.run --only kubeforge --noops 3        # the same, with three no-op re-runs
     python -m bench.run --repeat 1 --scaling 1,3,5        # bootstrap with 1, 3, 5 workers
     python -m bench.run --report /tmp/kf-bench/results-*.json   # print saved results again
 
@@ -141,15 +142,17 @@ def raw_timed(fn: Any, tag: str) -> dict[str, Any]:
 
 
 def round_kubeforge(spec_dir: Path, workers: int, out: Path, i: int, extras: bool,
-                    add3_to: int) -> dict[str, dict[str, Any]]:
-    res: dict[str, dict[str, Any]] = {}
+                    add3_to: int, noops: int = 1) -> dict[str, Any]:
+    res: dict[str, Any] = {}
     log = out / "lab.log"
     spec = write_spec(spec_dir, workers)
     lab_fresh(spec, log)
     res["deploy"] = kubeforge(["deploy"], spec, 3 + workers, out, f"kf-deploy-w{workers}-{i}")
     if not extras:
         return res
-    res["noop"] = kubeforge(["deploy"], spec, 3 + workers, out, f"kf-noop-{i}")
+    # a no-op is short and cheap to repeat: its min/median says more than one noisy run
+    res["noop"] = [kubeforge(["deploy"], spec, 3 + workers, out,
+                             f"kf-noop-{i}" + (f"-{n}" if n else "")) for n in range(noops)]
     scale = (ROOT / "playbooks" / "scale.yml").exists()
     action = ["scale"] if scale else ["deploy"]
     spec = write_spec(spec_dir, workers + 1)
@@ -257,7 +260,7 @@ def report(results: dict[str, Any]) -> str:
     rw: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in results["rounds"]:
         for phase, v in r.get("kubeforge", {}).items():
-            kf[phase].append(v)
+            kf[phase] += v if isinstance(v, list) else [v]
         for phase, v in r.get("raw", {}).items():
             rw[phase].append(v)
     scaled = sorted({p for p in [*kf, *rw] if p.startswith("deploy-w")})
@@ -316,6 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="bootstrap with these worker counts, e.g. 1,3,5")
     parser.add_argument("--no-phases", action="store_true",
                         help="skip deploy/no-op/add rounds (only --scaling)")
+    parser.add_argument("--noops", type=int, default=1, help="no-op re-runs per round")
     parser.add_argument("--only", choices=["kubeforge", "raw"], default=None)
     parser.add_argument("--deploy-only", action="store_true",
                         help="per round only the deploy from bare machines (no no-op/add runs)")
@@ -358,7 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            args.add3_to)
                 else:
                     rnd["kubeforge"] = round_kubeforge(spec_dir, args.workers, out, i,
-                                                       not args.deploy_only, args.add3_to)
+                                                       not args.deploy_only, args.add3_to,
+                                                       args.noops)
                 save()
         for n in [int(x) for x in args.scaling.split(",") if x]:
             rnd = {}
