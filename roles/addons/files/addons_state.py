@@ -4,15 +4,18 @@
   releases  "namespace/name" -> {status, chart, version, config} of each release's newest revision
   charts    "namespace/name" -> digest of the local chart copy on this node (see chart_digest in
             kubeforge/addons.py), for the releases with a local chart
+  paths     path -> "mode uid:gid link sha256" of each of the query's paths ("-": does not apply,
+            null when the path does not exist): what installing helm would change
 
 Releases are read from helm 3's storage (Secrets labelled owner=helm: the default driver, the one
 the role's helm uses) with one API call, instead of one `helm status` per release.
 Usage: python3 addons_state.py '{"kubeconfig": ..., "namespace": ..., "configmap": ...,
-"releases": ["ns/name", ...], "charts_dir": ...}'
+"releases": ["ns/name", ...], "charts_dir": ..., "paths": [...], "sha256": [...]}'
 """
 
 import base64
 import gzip
+import hashlib
 import json
 import os
 import subprocess
@@ -70,10 +73,27 @@ def charts(query: Query) -> dict[str, str]:
     return found
 
 
+def paths(query: Query) -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for path in query.get("paths", []):
+        try:
+            st = os.lstat(path)
+        except OSError:
+            found[path] = None
+            continue
+        link = os.readlink(path) if os.path.islink(path) else "-"
+        digest = "-"
+        if path in query.get("sha256", []) and os.path.isfile(path):
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+        found[path] = f"{st.st_mode & 0o7777:04o} {st.st_uid}:{st.st_gid} {link} {digest}"
+    return found
+
+
 def main() -> None:
     query = json.loads(sys.argv[1])
     print(json.dumps({"recorded": recorded(query), "releases": releases(query),
-                      "charts": charts(query)}))
+                      "charts": charts(query), "paths": paths(query)}))
 
 
 if __name__ == "__main__":
