@@ -176,3 +176,29 @@ def test_files_writes_only_what_differs(tmp_path: Path) -> None:
     again = _run(tmp_path, args, module="kubeforge.cluster.files")
     assert again["changes"] == [str(out / "a.conf")], again
     assert (out / "a.conf").read_text() == "a = 1\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the module writes root-owned files")
+def test_files_validate_before_replacing_any(tmp_path: Path) -> None:
+    out = tmp_path / "etc"
+    out.mkdir()
+    (out / "a.conf").write_text("old a\n")
+    # the validator accepts a file that starts with "ok"
+    accept = "grep -q ^ok %s"
+    bad: dict[str, Any] = {"files": [{"path": str(out / "a.conf"), "content": "ok a\n"},
+                                     {"path": str(out / "b.conf"), "content": "broken\n",
+                                      "validate": accept}]}
+    for flags in (("--check",), ()):
+        failed = _run(tmp_path, bad, *flags, module="kubeforge.cluster.files")
+        assert failed.get("failed") and str(out / "b.conf") in failed["msg"], failed
+        assert "grep -q ^ok" in failed["msg"] and not failed["changed"], failed
+        # nothing replaced, no copy left beside the files
+        assert (out / "a.conf").read_text() == "old a\n"
+        assert sorted(p.name for p in out.iterdir()) == ["a.conf"]
+    bad["files"][1]["content"] = "ok b\n"
+    checked = _run(tmp_path, bad, "--check", module="kubeforge.cluster.files")
+    assert checked["changed"] and not (out / "b.conf").exists(), checked
+    done = _run(tmp_path, bad, module="kubeforge.cluster.files")
+    assert done["changes"] == [str(out / "a.conf"), str(out / "b.conf")], done
+    assert (out / "b.conf").read_text() == "ok b\n"
+    assert sorted(p.name for p in out.iterdir()) == ["a.conf", "b.conf"]

@@ -35,10 +35,11 @@ class DigestMismatch(Exception):
     pass
 
 
-def write_atomic(dest: str, source: IO[bytes], mode: int, expect: str | None = None) -> str:
-    """Stream `source` into dest through a temporary file beside it; returns its sha256.
+def stage(dest: str, source: IO[bytes], mode: int, expect: str | None = None) -> tuple[str, str]:
+    """Stream `source` into a root-owned temporary file beside dest; returns (its path, sha256).
 
-    With `expect`, a stream of another digest never replaces dest (DigestMismatch).
+    The caller replaces dest with it (os.replace) or removes it. With `expect`, a stream of
+    another digest is removed at once (DigestMismatch).
     """
     folder = os.path.dirname(dest)
     os.makedirs(folder, mode=0o755, exist_ok=True)
@@ -53,11 +54,24 @@ def write_atomic(dest: str, source: IO[bytes], mode: int, expect: str | None = N
             raise DigestMismatch(digest.hexdigest())
         os.chown(tmp, 0, 0)
         os.chmod(tmp, mode)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp, digest.hexdigest()
+
+
+def write_atomic(dest: str, source: IO[bytes], mode: int, expect: str | None = None) -> str:
+    """Stream `source` into dest through a temporary file beside it; returns its sha256.
+
+    With `expect`, a stream of another digest never replaces dest (DigestMismatch).
+    """
+    tmp, digest = stage(dest, source, mode, expect)
+    try:
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return digest.hexdigest()
+    return digest
 
 
 def parse_mode(value: Any) -> int:

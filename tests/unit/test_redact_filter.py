@@ -1,4 +1,4 @@
-"""The filter that removes join secrets from failure reports (plugins/filter/secrets.py)."""
+"""The filter that removes join secrets from failure reports (plugins/filter/redact.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from kubeforge import paths
 
 
 def _plugin() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("secrets_filter", paths.ROOT / "plugins/filter/secrets.py")
+    path = paths.ROOT / "plugins/filter/redact.py"
+    spec = importlib.util.spec_from_file_location("redact", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
