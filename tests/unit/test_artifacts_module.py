@@ -202,3 +202,29 @@ def test_files_validate_before_replacing_any(tmp_path: Path) -> None:
     assert done["changes"] == [str(out / "a.conf"), str(out / "b.conf")], done
     assert (out / "b.conf").read_text() == "ok b\n"
     assert sorted(p.name for p in out.iterdir()) == ["a.conf", "b.conf"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the module installs root-owned files")
+def test_install_writes_the_rendered_files_in_the_same_run(
+        tmp_path: Path, served: tuple[str, Path]) -> None:
+    url, srv = served
+    (srv / "runc").write_bytes(b"runc")
+    out = tmp_path / "out"
+    args: dict[str, Any] = {
+        "cache_dir": str(out / "cache"),
+        "artifacts": [{"name": "runc", "url": f"{url}/runc",
+                       "sha256": hashlib.sha256(b"runc").hexdigest(),
+                       "install": str(out / "sbin/runc")}],
+        "files": [{"path": str(out / "etc/runc.conf"), "content": "ok\n", "mode": "0600",
+                   "validate": "grep -q ^ok %s"}]}
+    checked = _run(tmp_path, args, "--check", "--diff")
+    assert str(out / "etc/runc.conf") in checked["changes"] and not out.exists(), checked
+    done = _run(tmp_path, args)
+    assert done["changes"][-1] == str(out / "etc/runc.conf"), done
+    assert (out / "etc/runc.conf").stat().st_mode & 0o777 == 0o600
+    assert _run(tmp_path, args)["changed"] is False
+    # a rejected file fails the run and leaves the one on the node as it was
+    args["files"][0]["content"] = "broken\n"
+    rejected = _run(tmp_path, args)
+    assert rejected.get("failed") and "grep -q ^ok" in rejected["msg"], rejected
+    assert (out / "etc/runc.conf").read_text() == "ok\n"

@@ -27,6 +27,11 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.fs import (
     sha256_of,
     write_atomic,
 )
+from ansible_collections.kubeforge.cluster.plugins.module_utils.rendered import (
+    FILE_OPTIONS,
+    Invalid,
+    write_files,
+)
 
 DOCUMENTATION = r"""
 module: artifacts
@@ -36,7 +41,8 @@ description:
     a download whose sha256 differs fails the task and installs nothing.
   - The artifact is then copied to O(artifacts[].install), unpacked into O(artifacts[].unpack),
     or both (O(artifacts[].member) picks the unpacked file that is installed).
-  - Links are set last. Everything is owned by root.
+  - Links are set next, then the rendered O(files) (the configuration that goes with the
+    binaries, in the same run). Everything is owned by root.
 options:
   cache_dir:
     description: Folder of the downloads without O(artifacts[].dest) (created 0755).
@@ -75,6 +81,20 @@ options:
     description: Symbolic links (link path -> target) set after the artifacts are installed.
     type: dict
     default: {}
+  files:
+    description:
+      - Rendered files written after the artifacts, as the kubeforge.cluster.files module
+        writes them (only those that differ; those with C(validate) checked before any is
+        replaced).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Where the file goes., type: path, required: true}
+      content: {description: Its content., type: str, required: true}
+      mode: {description: Its mode., type: raw, default: "0644"}
+      validate: {description: A command that must accept the new content (C(%s) is a copy of it).,
+                 type: str}
   timeout:
     description: Seconds a download may stall.
     type: int
@@ -204,9 +224,20 @@ class Installer:
             self.link(path, str(src))
         if not self.module.check_mode:
             record_sums(self.sums)
-        diff = {"before": "\n".join(self.before) + "\n", "after": "\n".join(self.after) + "\n"}
-        self.module.exit_json(changed=bool(self.changes), changes=self.changes,
-                              diff=diff if self.changes else {})
+        try:
+            written, file_diffs = write_files(self.module, self.params["files"])
+        except Invalid as exc:
+            self.module.fail_json(msg=str(exc), changed=bool(self.changes), changes=self.changes)
+        except OSError as exc:
+            self.module.fail_json(msg=f"writing {exc.filename} failed: {exc.strerror}",
+                                  changed=bool(self.changes), changes=self.changes)
+        diffs: list[dict[str, str]] = file_diffs
+        if self.before:
+            mine = {"before": "\n".join(self.before) + "\n", "after": "\n".join(self.after) + "\n"}
+            diffs = [mine, *diffs]
+        changes = self.changes + written
+        self.module.exit_json(changed=bool(changes), changes=changes,
+                              diff=(diffs[0] if len(diffs) == 1 else diffs) if diffs else {})
 
 
 def download_mode(art: dict[str, Any]) -> int:
@@ -269,6 +300,7 @@ def main() -> None:
                 "marker": {"type": "path"},
             }},
             "links": {"type": "dict", "default": {}},
+            "files": {"type": "list", "elements": "dict", "default": [], "options": FILE_OPTIONS},
             "timeout": {"type": "int", "default": 60},
         },
         supports_check_mode=True,
