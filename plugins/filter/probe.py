@@ -8,7 +8,8 @@ a re-run with nothing to do costs one module call per role instead of one per fi
 
 and `expected | probe_differs(found)` lists the keys whose found value is another (or missing);
 `files | probe_stale(sums, stats)` lists the paths of rendered files ({path, content, mode}) whose
-digest, mode or owner on the node is another.
+digest, mode or owner on the node is another, and `lines | probe_with_block(block)` is a file the
+probe printed with a marked block put in (what blockinfile writes, rendered on the control host).
 """
 
 from __future__ import annotations
@@ -55,6 +56,20 @@ def probe_stale(files: Iterable[dict[str, Any]], sums: dict[str, str], stats: di
     return stale
 
 
+def probe_with_block(lines: Iterable[str], block: list[str]) -> str:
+    """The file `lines` with `block` (its first and last lines are its markers) in place of the
+    lines between those markers, or appended when the file has no such block; as file content."""
+    out = list(lines)
+    begin, end = block[0], block[-1]
+    if begin in out and end in out[out.index(begin):]:
+        first = out.index(begin)
+        last = out.index(end, first)
+        out[first:last + 1] = block
+    else:
+        out += block
+    return "".join(f"{line}\n" for line in out)
+
+
 # "path sha256 size ctime inode" lines written by kubeforge.cluster.artifacts (module_utils/fs.py)
 SUMS_DB = "/var/lib/kubeforge/sums"
 _CACHED = (
@@ -82,4 +97,4 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"probe_sums": probe_sums, "probe_fields": probe_fields,
                 "probe_differs": probe_differs, "probe_stale": probe_stale,
-                "probe_sha256_cmd": probe_sha256_cmd}
+                "probe_sha256_cmd": probe_sha256_cmd, "probe_with_block": probe_with_block}

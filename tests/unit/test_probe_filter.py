@@ -46,7 +46,8 @@ def test_fields_by_tag_keep_the_rest_of_the_line() -> None:
                                                  "crictl": ""}
     assert probe.probe_fields(LINES, "missing") == {}
     assert set(probe.FilterModule().filters()) == {"probe_sums", "probe_fields", "probe_differs",
-                                                    "probe_stale", "probe_sha256_cmd"}
+                                                    "probe_stale", "probe_sha256_cmd",
+                                                    "probe_with_block"}
 
 
 def test_probe_differs_lists_missing_and_other_values_in_order() -> None:
@@ -83,3 +84,14 @@ def test_probe_sha256_cmd_trusts_only_unchanged_recorded_files(tmp_path: Path) -
     a.chmod(0o600)  # a changed ctime: hashed again
     out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[0] == f"{hashlib.sha256(b'aaa').hexdigest()}  {a}"
+
+
+def test_probe_with_block_replaces_or_appends_the_marked_block() -> None:
+    put = _plugin().probe_with_block
+    block = ["# BEGIN nodes", "10.0.0.1 cp1", "# END nodes"]
+    assert put(["127.0.0.1 localhost"], block) == (
+        "127.0.0.1 localhost\n# BEGIN nodes\n10.0.0.1 cp1\n# END nodes\n")
+    old = ["127.0.0.1 localhost", "# BEGIN nodes", "10.0.0.9 old", "# END nodes", "::1 localhost"]
+    assert put(old, block).splitlines() == ["127.0.0.1 localhost", *block, "::1 localhost"]
+    # an END marker before any BEGIN is not a block
+    assert put(["# END nodes", "x"], block).splitlines() == ["# END nodes", "x", *block]
