@@ -354,7 +354,8 @@ def flannel_manifest(plan: Plan) -> str:
         ansible_managed="bench/raw.py", cni_pod_cidr=v["kubeforge_network"]["pod_cidr"],
         cni_flannel_backend=flannel.get("backend") or "vxlan",
         cni_flannel_vni=flannel.get("vni") or 1, cni_flannel_port=flannel.get("port") or 8472,
-        cni_flannel_image=v["kubeforge_images"]["flannel"], cni_flannel_interface="")
+        cni_flannel_image=v["kubeforge_images"]["flannel"], cni_flannel_interface="",
+        cni_apiserver_endpoint=v["kubeforge_control_plane_endpoint"]["target"])
 
 
 def join_script(plan: Plan, node: Node, token: str, ca_hash: str, cert_key: str) -> str:
