@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -69,3 +71,18 @@ def _rendered_group_vars(spec_file: Path, out: Path) -> dict[str, Any]:
 @pytest.fixture
 def rendered_group_vars() -> Callable[[Path, Path], dict[str, Any]]:
     return _rendered_group_vars
+
+
+def _filter_plugin(name: str) -> ModuleType:
+    """plugins/filter/NAME.py as a module: the file Ansible loads by path (filter_plugins)."""
+    path = paths.ROOT / "plugins" / "filter" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def filter_plugin() -> Callable[[str], ModuleType]:
+    return _filter_plugin

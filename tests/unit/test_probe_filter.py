@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-
-from kubeforge import paths
-
-
-def _plugin() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("probe", paths.ROOT / "plugins/filter/probe.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 LINES = [
     f"{'a' * 64}  /usr/local/bin/kubelet",
@@ -31,13 +20,14 @@ LINES = [
 ]
 
 
-def test_sums_read_only_sha256sum_lines() -> None:
-    assert _plugin().probe_sums(LINES) == {"/usr/local/bin/kubelet": "a" * 64,
+def test_sums_read_only_sha256sum_lines(filter_plugin: Callable[[str], ModuleType]) -> None:
+    assert filter_plugin("probe").probe_sums(LINES) == {"/usr/local/bin/kubelet": "a" * 64,
                                            "/etc/containerd/config.toml": "b" * 64}
 
 
-def test_fields_by_tag_keep_the_rest_of_the_line() -> None:
-    probe = _plugin()
+def test_fields_by_tag_keep_the_rest_of_the_line(
+        filter_plugin: Callable[[str], ModuleType]) -> None:
+    probe = filter_plugin("probe")
     assert probe.probe_fields(LINES, "stat") == {
         "/usr/local/bin/kubelet": "755 root:root regular file",
         "/etc/kubernetes/manifests": "755 root:root directory"}
@@ -50,15 +40,17 @@ def test_fields_by_tag_keep_the_rest_of_the_line() -> None:
                                                     "probe_with_block"}
 
 
-def test_probe_differs_lists_missing_and_other_values_in_order() -> None:
-    differs = _plugin().probe_differs
+def test_probe_differs_lists_missing_and_other_values_in_order(
+        filter_plugin: Callable[[str], ModuleType]) -> None:
+    differs = filter_plugin("probe").probe_differs
     found = {"/a": "1", "/b": "2"}
     assert differs({"/a": "1", "/b": "3", "/c": "1"}, found) == ["/b", "/c"]
     assert differs({"/a": "1"}, found) == []
 
 
-def test_probe_stale_compares_digest_mode_and_owner() -> None:
-    stale = _plugin().probe_stale
+def test_probe_stale_compares_digest_mode_and_owner(
+        filter_plugin: Callable[[str], ModuleType]) -> None:
+    stale = filter_plugin("probe").probe_stale
     digest = hashlib.sha256(b"a\n").hexdigest()
     files = [{"path": "/a", "content": "a\n"}, {"path": "/b", "content": "a\n", "mode": "0600"}]
     sums = {"/a": digest, "/b": digest}
@@ -68,8 +60,9 @@ def test_probe_stale_compares_digest_mode_and_owner() -> None:
     assert stale(files, {"/b": digest}, {"/b": "600 root:root"}, "") == ["/a"]
 
 
-def test_probe_sha256_cmd_trusts_only_unchanged_recorded_files(tmp_path: Path) -> None:
-    cmd = _plugin().probe_sha256_cmd
+def test_probe_sha256_cmd_trusts_only_unchanged_recorded_files(
+        tmp_path: Path, filter_plugin: Callable[[str], ModuleType]) -> None:
+    cmd = filter_plugin("probe").probe_sha256_cmd
     a, b = tmp_path / "a", tmp_path / "b"
     a.write_text("aaa")
     b.write_text("bbb")
@@ -86,8 +79,9 @@ def test_probe_sha256_cmd_trusts_only_unchanged_recorded_files(tmp_path: Path) -
     assert out.splitlines()[0] == f"{hashlib.sha256(b'aaa').hexdigest()}  {a}"
 
 
-def test_probe_with_block_replaces_or_appends_the_marked_block() -> None:
-    put = _plugin().probe_with_block
+def test_probe_with_block_replaces_or_appends_the_marked_block(
+        filter_plugin: Callable[[str], ModuleType]) -> None:
+    put = filter_plugin("probe").probe_with_block
     block = ["# BEGIN nodes", "10.0.0.1 cp1", "# END nodes"]
     assert put(["127.0.0.1 localhost"], block) == (
         "127.0.0.1 localhost\n# BEGIN nodes\n10.0.0.1 cp1\n# END nodes\n")

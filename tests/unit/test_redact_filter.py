@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from types import ModuleType
-
-from kubeforge import paths
-
-
-def _plugin() -> ModuleType:
-    path = paths.ROOT / "plugins/filter/redact.py"
-    spec = importlib.util.spec_from_file_location("redact", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 TOKEN = "abcdef.0123456789abcdef"
 KEY = "0f" * 32
 PIN = "sha256:" + "ab" * 32
 
 
-def test_tokens_and_keys_are_replaced_everywhere() -> None:
-    redact = _plugin().redact_join_secrets
+def test_tokens_and_keys_are_replaced_everywhere(
+        filter_plugin: Callable[[str], ModuleType]) -> None:
+    redact = filter_plugin("redact").redact_join_secrets
     text = (f"kubeadm join 10.0.0.1:6443 --token {TOKEN} --control-plane --certificate-key {KEY}\n"
             f"error: token \"{TOKEN}\" invalid; key={KEY.upper()}")
     out = redact(text)
@@ -31,11 +20,11 @@ def test_tokens_and_keys_are_replaced_everywhere() -> None:
     assert out.count("<token>") == 2 and out.count("<key>") == 2
 
 
-def test_the_ca_pin_and_ordinary_text_are_kept() -> None:
-    redact = _plugin().redact_join_secrets
+def test_the_ca_pin_and_ordinary_text_are_kept(filter_plugin: Callable[[str], ModuleType]) -> None:
+    redact = filter_plugin("redact").redact_join_secrets
     text = f"--discovery-token-ca-cert-hash {PIN} [preflight] Running pre-flight checks"
     assert redact(text) == text
     # longer hex runs (not a key) and no output at all
     assert redact("a" * 65) == "a" * 65
     assert redact(None) == ""
-    assert set(_plugin().FilterModule().filters()) == {"redact_join_secrets"}
+    assert set(filter_plugin("redact").FilterModule().filters()) == {"redact_join_secrets"}
