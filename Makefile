@@ -7,8 +7,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 ENV ?= lab
-# The default release plus the previous minor, the source of the upgrade drill.
-RELEASES := --release 1.34.4 --release 1.33.13
+# The default release; the upgrade drill builds its source release on first use.
+RELEASES := --release 1.37.2
 # Fault and day-2 drills CI runs after the deploy, least disruptive first: the restore rewinds
 # the cluster to the drill's own snapshot.
 DRILLS := $(addprefix tests/drills/test_,vip_failover.py control_plane_loss.py \

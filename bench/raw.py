@@ -282,13 +282,16 @@ vrrp_instance kube_apiserver {{
             keepalived) + "systemctl restart haproxy keepalived\n")
 
 
-def _registration(node: Node) -> str:
+def _registration(node: Node, cgroup_v1: bool) -> str:
+    # the same preflight exceptions as kubeforge: the VIP's port, and cgroup v1 lab hosts
+    ignore = (["Port-6443"] if node.control_plane else []) + (
+        ["SystemVerification"] if cgroup_v1 else [])
     return f"""nodeRegistration:
   name: {node.name}
   criSocket: unix:///run/containerd/containerd.sock
   kubeletExtraArgs:
     - {{name: node-ip, value: "{node.address}"}}
-  ignorePreflightErrors: {json.dumps(['Port-6443'] if node.control_plane else [])}"""
+  ignorePreflightErrors: {json.dumps(ignore)}"""
 
 
 def _patch(node: Node) -> str:
@@ -311,7 +314,7 @@ certificateKey: {cert_key}
 localAPIEndpoint:
   advertiseAddress: {node.address}
   bindPort: 6443
-{_registration(node)}
+{_registration(node, plan.vars["kubeforge_cgroup_v1"])}
 patches:
   directory: /etc/kubernetes/kubeadm/patches
 ---
@@ -330,6 +333,7 @@ apiServer:
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: {v['kubeforge_cgroup_driver']}
+{"failCgroupV1: false" if v["kubeforge_cgroup_v1"] else ""}
 ---
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -371,7 +375,7 @@ discovery:
     apiServerEndpoint: {ep['target']}
     token: {token}
     caCertHashes: ["sha256:{ca_hash}"]
-{control}{_registration(node)}
+{control}{_registration(node, plan.vars["kubeforge_cgroup_v1"])}
 {patches}"""
     return ((_patch(node) if node.control_plane else "")
             + _file("/etc/kubernetes/kubeadm/kubeadm-join.yaml", config, "0600")

@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import raw
+from kubeforge import versions
 
 ROOT = Path(__file__).resolve().parent.parent
 KUBEFORGE = str(ROOT / ".venv" / "bin" / "kubeforge")
-KUBECTL = str(Path.home() / ".cache/kubeforge/mirror/files/release/v1.34.4/bin/linux/amd64/kubectl")
+KUBECTL = str(Path.home() / ".cache/kubeforge/mirror/files/release"
+              / f"v{versions.DEFAULT_KUBERNETES}/bin/linux/amd64/kubectl")
 TEMPLATE = ROOT / "bench" / "cluster.template.yml"
 NAME = "bench"  # the lab name in the template
 MARKER = "  # bench:workers (bench/run.py puts the workers here)"

@@ -81,6 +81,7 @@ def group_vars(spec: ClusterSpec) -> dict[str, Any]:
         "kubeforge_cluster_name": spec.name,
         "kubeforge_kubernetes_version": spec.kubernetes.version,
         "kubeforge_cgroup_driver": spec.kubernetes.cgroup_driver,
+        "kubeforge_cgroup_v1": spec.kubernetes.cgroup_v1,
         "kubeforge_in_container": spec.kubernetes.in_container,
         "kubeforge_control_plane_endpoint": {
             "mode": ep.mode,

@@ -9,7 +9,7 @@ github.com release downloads and get.helm.sh.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -39,43 +39,29 @@ class Release:
         return int(major), int(minor)
 
 
-# Newest first. 1.34 is the newest minor that runs on cgroup v1 hosts without
-# `failCgroupV1: false` (kubelet >= 1.35 refuses cgroup v1 by default).
+# Newest first: the three minors upstream supports. etcd, CoreDNS and pause are the versions
+# kubeadm of each minor pins (cmd/kubeadm/app/constants; tests/unit/test_kubeadm_constants.py
+# compares them). crictl 1.35/1.36 are not on the module proxy; crictl is a CRI v1 client, so
+# 1.37.0 serves all three. containerd 2.1, runc 1.3 and CNI plugins 1.8 are shared builds.
+# kubelet >= 1.35 refuses cgroup v1 hosts unless the spec sets `kubernetes.cgroup_v1: true`.
+_SHARED = Release(
+    kubernetes="", etcd="", coredns="", pause="", containerd="2.1.5", runc="1.3.5",
+    crictl="1.37.0", cni_plugins="1.8.0", flannel="0.28.10", flannel_cni_plugin="1.8.0-flannel1",
+    helm="3.19.0",
+)
 RELEASES: dict[str, Release] = {
     r.kubernetes: r
     for r in (
-        Release(
-            kubernetes="1.34.4",
-            etcd="3.6.5",
-            coredns="1.12.1",
-            pause="3.10.1",
-            containerd="2.1.5",
-            runc="1.3.5",
-            crictl="1.34.0",
-            cni_plugins="1.8.0",
-            flannel="0.28.10",
-            flannel_cni_plugin="1.8.0-flannel1",
-            helm="3.19.0",
-            note="default: newest minor that still runs on cgroup v1 by default",
-        ),
-        Release(
-            kubernetes="1.33.13",
-            etcd="3.5.21",
-            coredns="1.12.0",
-            pause="3.10",
-            containerd="2.1.5",
-            runc="1.3.5",
-            crictl="1.34.0",
-            cni_plugins="1.8.0",
-            flannel="0.28.10",
-            flannel_cni_plugin="1.8.0-flannel1",
-            helm="3.19.0",
-            note="previous minor, kept as the source of the upgrade drill",
-        ),
+        replace(_SHARED, kubernetes="1.37.2", etcd="3.7.0", coredns="1.14.6", pause="3.10.2",
+                note="default: newest patch of the newest minor"),
+        replace(_SHARED, kubernetes="1.36.3", etcd="3.6.8", coredns="1.14.2", pause="3.10.2",
+                note="previous minor, the source of the upgrade drill"),
+        replace(_SHARED, kubernetes="1.35.4", etcd="3.6.6", coredns="1.13.1", pause="3.10.1",
+                note="oldest supported minor"),
     )
 }
 
-DEFAULT_KUBERNETES = "1.34.4"
+DEFAULT_KUBERNETES = "1.37.2"
 
 # Add-ons: versioned apart from Kubernetes releases; one tested combination per kubeforge release.
 # Traefik v3.7+ needs a nested module (traefik/dynamic/ext) the module proxy cannot serve, so the

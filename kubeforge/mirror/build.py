@@ -17,6 +17,8 @@ from kubeforge.mirror.layout import MirrorLayout
 
 # --only accepts the components plus these steps.
 STEPS: tuple[str, ...] = ("images", "charts", "debs")
+# Control-host tools a lab does not need: built on first use (`kubeforge stack`) or by --only.
+ON_DEMAND: frozenset[str] = frozenset({"pulumi", "pulumi_kubernetes"})
 
 
 def choices() -> tuple[str, ...]:
@@ -37,7 +39,7 @@ def build(releases: Sequence[str] = (versions.DEFAULT_KUBERNETES,),
     for rel in rels:
         print(f"[mirror] release {rel.kubernetes} -> {lay.root}", flush=True)
         for comp in components.COMPONENTS:
-            if wanted is None or comp in wanted:
+            if (comp in wanted) if wanted is not None else comp not in ON_DEMAND:
                 components.build_component(lay, comp, rel)
         for path in files.pack_release(lay, rel, wanted):
             print(f"[mirror] file {path.relative_to(lay.files)}: packed", flush=True)

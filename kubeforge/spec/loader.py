@@ -112,7 +112,7 @@ def _pydantic_problem(err: Any) -> Problem:
         expected = err.get("ctx", {}).get("expected", "")
         return Problem(loc, f"{value!r} is not allowed", f"use one of {expected}")
     if kind == "string_pattern_mismatch" and loc[-1] in ("version", "kubelet_version"):
-        return Problem(loc, f"{value!r} is not a version", "write it as 1.34.4 (or v1.34.4)")
+        return Problem(loc, f"{value!r} is not a version", "write it as 1.37.2 (or v1.37.2)")
     if kind == "string_pattern_mismatch" and loc[-1] == "name":
         return Problem(loc, f"{value!r} is not a valid name", "use lowercase letters, digits "
                        "and '-', starting and ending with a letter or digit (max 63)")

@@ -88,6 +88,10 @@ class Kubernetes(Model):
     cgroup_driver: Literal["systemd", "cgroupfs"] = Field(
         "systemd", description="kubelet and containerd cgroup driver; cgroupfs where systemd "
         "does not own the cgroup tree (containers such as the lab machines)")
+    cgroup_v1: bool = Field(
+        False, description="The hosts boot with cgroup v1 (kubelet >= 1.35 refuses it unless told "
+        "to; upstream is removing cgroup v1 support): kubelet failCgroupV1: false and kubeadm's "
+        "SystemVerification preflight as a warning. Leave it off on hosts with cgroup v2")
     in_container: bool = Field(
         False, description="The hosts are containers (LXC, systemd-nspawn): no negative OOM scores "
         "for pods and the host keeps the kernel's conntrack table size")

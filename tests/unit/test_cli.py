@@ -36,7 +36,7 @@ def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
 def test_plan_summarises(lab_files: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "lab"]) == 0
     out = capsys.readouterr().out
-    assert "Kubernetes 1.34.4" in out
+    assert "Kubernetes 1.37.2" in out
     assert "10.240.0.100:6443" in out
     assert "tolerates 1 failure" in out
     assert "cp1" in out and "w2" in out

@@ -32,7 +32,7 @@ def layout(tmp_path: Path) -> MirrorLayout:
 def test_paths_follow_upstream(tmp_path: Path) -> None:
     lay = MirrorLayout(tmp_path)
     assert lay.artifact_file(RELEASE, "kubeadm") == (
-        tmp_path / "files/release/v1.34.4/bin/linux/amd64/kubeadm")
+        tmp_path / "files/release/v1.37.2/bin/linux/amd64/kubeadm")
     assert lay.artifact_file(RELEASE, "containerd") == tmp_path / (
         f"files/github/containerd/containerd/releases/download/v{RELEASE.containerd}/"
         f"containerd-{RELEASE.containerd}-linux-amd64.tar.gz")

@@ -42,7 +42,7 @@ def test_render_group_vars(tmp_path: Path, lab_files: Path) -> None:
     assert gv["kubeforge_control_plane_endpoint"]["target"] == "10.240.0.100:6443"
     assert gv["kubeforge_network"]["cluster_dns"] == "10.96.0.10"
     kubeadm = gv["kubeforge_artifacts"]["kubeadm"]
-    assert kubeadm["url"] == "http://10.240.0.1:8080/release/v1.34.4/bin/linux/amd64/kubeadm"
+    assert kubeadm["url"] == "http://10.240.0.1:8080/release/v1.37.2/bin/linux/amd64/kubeadm"
     assert kubeadm["sha256"] == "a" * 64  # from the mirror's table, not upstream's
     assert gv["kubeforge_images"]["etcd"].startswith("registry.k8s.io/etcd:")
 
@@ -77,5 +77,5 @@ def test_ansible_reads_the_rendered_inventory(tmp_path: Path, lab_files: Path) -
     cp1 = data["_meta"]["hostvars"]["cp1"]
     assert cp1["ansible_host"] == "10.240.0.11"
     assert "StrictHostKeyChecking=yes" in cp1["ansible_ssh_common_args"]
-    assert cp1["kubeforge_kubernetes_version"] == "1.34.4"  # group_vars were loaded
+    assert cp1["kubeforge_kubernetes_version"] == "1.37.2"  # group_vars were loaded
     assert "[WARNING]" not in out.stderr, out.stderr  # cluster.yml is not parsed as inventory

@@ -48,7 +48,7 @@ def test_unknown_key_suggests_the_right_one(lab_data: dict[str, Any], write_spec
 
 
 def test_unknown_top_level_key(lab_data: dict[str, Any], write_spec: Writer) -> None:
-    lab_data["kubernets"] = {"version": "1.34.4"}
+    lab_data["kubernets"] = {"version": "1.37.2"}
     assert "did you mean 'kubernetes'" in one(write_spec(lab_data), "kubernets")
 
 
@@ -132,31 +132,31 @@ def test_unknown_endpoint_mode(lab_data: dict[str, Any], write_spec: Writer) -> 
 def test_unsupported_version(lab_data: dict[str, Any], write_spec: Writer) -> None:
     lab_data["kubernetes"]["version"] = "1.29.0"
     msg = one(write_spec(lab_data), "kubernetes.version", "not supported")
-    assert "1.34.4" in msg
+    assert "1.37.2" in msg
 
 
 def test_malformed_version(lab_data: dict[str, Any], write_spec: Writer) -> None:
-    lab_data["kubernetes"]["version"] = "1.34"
-    one(write_spec(lab_data), "kubernetes.version", "write it as 1.34.4")
+    lab_data["kubernetes"]["version"] = "1.37"
+    one(write_spec(lab_data), "kubernetes.version", "write it as 1.37.2")
 
 
 def test_kubelet_newer_than_control_plane(lab_data: dict[str, Any],
                                           write_spec: Writer) -> None:
-    lab_data["kubernetes"]["version"] = "1.33.13"
-    lab_data["hosts"][3]["kubelet_version"] = "1.34.4"
+    lab_data["kubernetes"]["version"] = "1.36.3"
+    lab_data["hosts"][3]["kubelet_version"] = "1.37.2"
     msg = one(write_spec(lab_data), "hosts[3].kubelet_version", "newer than the control plane")
     assert "upgrade the control plane first" in msg
 
 
 def test_control_plane_kubelet_skew(lab_data: dict[str, Any], write_spec: Writer) -> None:
-    lab_data["hosts"][0]["kubelet_version"] = "1.33.13"
+    lab_data["hosts"][0]["kubelet_version"] = "1.36.3"
     one(write_spec(lab_data), "hosts[0].kubelet_version", "control-plane host cp1")
 
 
 def test_older_worker_kubelet_is_fine(lab_data: dict[str, Any], write_spec: Writer) -> None:
-    lab_data["hosts"][3]["kubelet_version"] = "v1.33.13"
+    lab_data["hosts"][3]["kubelet_version"] = "v1.36.3"
     spec = load_spec(write_spec(lab_data), check_files=False)
-    assert spec.hosts[3].kubelet_version == "1.33.13"
+    assert spec.hosts[3].kubelet_version == "1.36.3"
 
 
 def test_cni_options_for_the_other_plugin(lab_data: dict[str, Any], write_spec: Writer) -> None:

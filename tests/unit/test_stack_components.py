@@ -53,7 +53,8 @@ def _await(output: pulumi.Output[Any]) -> Any:
 
 
 @pytest.fixture
-def mocks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Mocks:
+def mocks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lab_files: Path) -> Mocks:
+    # lab_files: the spec reads files of the mirror (pebble's CA); the fake cache holds them
     m = Mocks()
     pulumi.runtime.set_mocks(m, project="kubeforge-cluster", stack="lab", preview=False)
     # the manifests come from the mirror; a stand-in file keeps the test off the network

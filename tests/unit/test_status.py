@@ -23,7 +23,7 @@ def _node(name: str, ready: str = "True", roles: tuple[str, ...] = ()) -> dict[s
                 **{f"node-role.kubernetes.io/{r}": "" for r in roles}}},
             "status": {"conditions": [{"type": "MemoryPressure", "status": "False"},
                                       {"type": "Ready", "status": ready}],
-                       "nodeInfo": {"kubeletVersion": "v1.34.4"}}}
+                       "nodeInfo": {"kubeletVersion": "v1.37.2"}}}
 
 
 # shaped like `kubeadm certs check-expiration -o json` (output.kubeadm.k8s.io/v1alpha3)
@@ -50,8 +50,8 @@ EXPIRY = {
 def test_parse_nodes_reads_ready_version_and_roles() -> None:
     nodes = status.parse_nodes({"items": [_node("cp1", roles=("control-plane",)),
                                           _node("w1", ready="Unknown")]})
-    assert nodes == [status.Node("cp1", True, "v1.34.4", ("control-plane",)),
-                     status.Node("w1", False, "v1.34.4", ("<none>",))]
+    assert nodes == [status.Node("cp1", True, "v1.37.2", ("control-plane",)),
+                     status.Node("w1", False, "v1.37.2", ("<none>",))]
 
 
 def test_parse_cert_expiry_days_and_missing_certificates() -> None:
@@ -88,7 +88,7 @@ def spec(lab_files: Path) -> ClusterSpec:
 
 def _healthy(spec: ClusterSpec) -> status.Report:
     return status.Report(
-        nodes=[status.Node(h.name, True, "v1.34.4", ("control-plane",)) for h in spec.hosts],
+        nodes=[status.Node(h.name, True, "v1.37.2", ("control-plane",)) for h in spec.hosts],
         members=[status.Member(h.name, f"https://{h.address}:2379", False, True)
                  for h in spec.control_plane],
         certs=[status.Cert("cp1", "apiserver", "2027-11-23T18:40:12Z", 364, False)])
@@ -103,7 +103,7 @@ def test_healthy_cluster_has_no_problems(spec: ClusterSpec) -> None:
 
 @pytest.mark.parametrize(("breaks", "expected"), [
     (lambda r: r.nodes.pop(), "is in the spec but not in the cluster"),
-    (lambda r: r.nodes.__setitem__(0, status.Node("cp1", False, "v1.34.4", ())), "not Ready"),
+    (lambda r: r.nodes.__setitem__(0, status.Node("cp1", False, "v1.37.2", ())), "not Ready"),
     (lambda r: r.members.pop(), "etcd has 2 voting members"),
     (lambda r: r.members.__setitem__(1, status.Member("cp2", "e", False, False)), "unhealthy"),
     (lambda r: r.certs.append(status.Cert("cp2", "apiserver", "soon", 3, False)),

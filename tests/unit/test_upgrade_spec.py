@@ -20,10 +20,10 @@ def test_upgrade_defaults(tmp_path: Path, lab_files: Path, lab_data: dict[str, A
     up = gv["kubeforge_upgrade"]
     assert up["worker_batch"] == 1
     assert up["drain_timeout"] == 300
-    # oldest first, compared as numbers (1.33.13 before 1.34.4)
+    # oldest first, compared as numbers (1.36.3 before 1.37.2)
     assert up["releases"] == sorted(versions.RELEASES,
                                     key=lambda v: tuple(int(p) for p in v.split(".")))
-    assert up["releases"].index("1.33.13") < up["releases"].index("1.34.4")
+    assert up["releases"].index("1.36.3") < up["releases"].index("1.37.2")
 
 
 def test_upgrade_fields_render(tmp_path: Path, lab_files: Path, lab_data: dict[str, Any],
