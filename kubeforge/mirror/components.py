@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kubeforge import versions
 from kubeforge.errors import KubeforgeError
-from kubeforge.mirror import gotool
+from kubeforge.mirror import gotool, progress
 from kubeforge.mirror.fsutil import atomic_path, human_duration
 from kubeforge.mirror.gotool import Binary, GoBuild
 from kubeforge.mirror.layout import KUBE_BINARIES, MirrorLayout
@@ -274,6 +274,17 @@ def pulumi_toolchain(layout: MirrorLayout) -> dict[str, Path]:
     return found
 
 
+def ensure_pulumi_toolchain(layout: MirrorLayout) -> dict[str, Path]:
+    """`pulumi_toolchain`, built first when missing: a lab needs no Pulumi until a stack runs."""
+    release = versions.RELEASES[versions.DEFAULT_KUBERNETES]
+    for component in ("pulumi", "pulumi_kubernetes"):
+        if not layout.build_dir(component, ADDON_VERSIONS[component]).is_dir():
+            print(f"[mirror] {component.replace('_', '-')}: not built yet, building it on first "
+                  "use (several minutes, once per version)", flush=True)
+            build_component(layout, component, release)
+    return pulumi_toolchain(layout)
+
+
 def _build_pause(ctx: Context, out: Path) -> None:
     """pause.c ships in the k8s.io/kubernetes module zip; link it statically like upstream."""
     log = ctx.work / "build.log"
@@ -321,20 +332,7 @@ def _copy_module_files(ctx: Context, module: str, subdir: str, names: tuple[str,
         dest.chmod(0o644)
 
 
-def build_component(layout: MirrorLayout, component: str, release: versions.Release) -> Path:
-    """Build one component of `release` unless its versioned output exists; return that dir."""
-    version = version_of(component, release)
-    out = layout.build_dir(component, version)
-    label = f"[mirror] {component.replace('_', '-')} {version}"
-    if out.is_dir():
-        print(f"{label}: cached", flush=True)
-        return out
-    ctx = Context(layout, release, version, layout.work_dir(component, version))
-    ctx.work.mkdir(parents=True, exist_ok=True)
-    print(f"{label}: building {' '.join(BINARIES[component])} ...", flush=True)
-    start = time.monotonic()
-    info: dict[str, object] = {"component": component, "version": version,
-                               "source": source_of(component, version)}
+def _build(ctx: Context, component: str, out: Path, info: dict[str, object]) -> None:
     if component == "pause":
         _build_pause(ctx, out)
     elif component == "busybox":
@@ -348,6 +346,26 @@ def build_component(layout: MirrorLayout, component: str, release: versions.Rele
         if spec.nosumdb:
             # Say so where it is recorded: these modules were not checked against sum.golang.org.
             info["not_in_checksum_db"] = list(spec.nosumdb)
+
+
+def build_component(layout: MirrorLayout, component: str, release: versions.Release) -> Path:
+    """Build one component of `release` unless its versioned output exists; return that dir."""
+    version = version_of(component, release)
+    out = layout.build_dir(component, version)
+    label = f"[mirror] {component.replace('_', '-')} {version}"
+    if out.is_dir():
+        print(f"{label}: cached", flush=True)
+        return out
+    ctx = Context(layout, release, version, layout.work_dir(component, version))
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    previous = progress.last_build_seconds(out.parent, BUILDINFO)
+    known = f" (the last build took {human_duration(previous)})" if previous else ""
+    print(f"{label}: building {' '.join(BINARIES[component])}{known} ...", flush=True)
+    start = time.monotonic()
+    info: dict[str, object] = {"component": component, "version": version,
+                               "source": source_of(component, version)}
+    with progress.heartbeat(label, previous):
+        _build(ctx, component, out, info)
     took = time.monotonic() - start
     info["build_seconds"] = round(took, 1)
     (out / BUILDINFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kubeforge import paths, versions
 from kubeforge.errors import KubeforgeError
-from kubeforge.mirror.components import pulumi_toolchain
+from kubeforge.mirror.components import ensure_pulumi_toolchain
 from kubeforge.mirror.layout import MirrorLayout
 from kubeforge.stack import cache_dir
 
@@ -53,7 +53,7 @@ def _same_file(src: Path, dest: Path) -> bool:
 
 def ensure_bin() -> Path:
     """The checkout's bin folder: pulumi, the language host and the dynamic-provider host."""
-    tools = pulumi_toolchain(MirrorLayout.default())
+    tools = ensure_pulumi_toolchain(MirrorLayout.default())
     out = bin_dir()
     out.mkdir(parents=True, exist_ok=True)
     pulumi = out / "pulumi"
@@ -88,7 +88,7 @@ def ensure_plugins(env: dict[str, str]) -> None:
     installed = pulumi_home() / "plugins" / f"resource-kubernetes-v{version}"
     if (installed / "pulumi-resource-kubernetes").is_file():
         return
-    source = pulumi_toolchain(MirrorLayout.default())["pulumi-resource-kubernetes"]
+    source = ensure_pulumi_toolchain(MirrorLayout.default())["pulumi-resource-kubernetes"]
     cmd = [str(bin_dir() / "pulumi"), "plugin", "install", "resource", "kubernetes",
            f"v{version}", "--file", str(source)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)

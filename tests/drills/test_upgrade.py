@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from kubeforge import paths, versions
+from kubeforge.lab.ops import MIRROR_LISTEN
 from kubeforge.spec import ClusterSpec, spec_path
 
 from .conftest import Kubectl, wait_for
@@ -155,6 +156,12 @@ def old_spec(spec: ClusterSpec, pytestconfig: pytest.Config, tmp_path: Path) -> 
     data: dict[str, Any] = yaml.safe_load(source.read_text())
     absolute_paths(data, source.parent)
     data.setdefault("kubernetes", {})["version"] = old
+    # the lab's mirror holds the default release only: the upgrade source is built on first use
+    # (cached by version), then served, which pushes its images to the running registry
+    assert kubeforge("mirror", "build", "--release", old, timeout=5400).returncode == 0, \
+        f"building the mirror for {old} failed"
+    assert kubeforge("mirror", "serve", "--listen", MIRROR_LISTEN, timeout=900).returncode == 0, \
+        f"serving the mirror with {old} failed"
     env = tmp_path / "old"
     env.mkdir()
     (env / "cluster.yml").write_text(yaml.safe_dump(data, sort_keys=False))

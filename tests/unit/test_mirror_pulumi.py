@@ -108,3 +108,24 @@ def test_nodes_never_get_the_pulumi_binaries(tmp_path: Path) -> None:
             (d / b).write_bytes(b"x")
     assert files.pack_release(layout, RELEASE) == []
     assert checksums.write_table(layout) == {}
+
+
+def test_pulumi_toolchain_is_built_on_first_use(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = MirrorLayout(tmp_path)
+    built: list[str] = []
+
+    def fake_build(lay: MirrorLayout, component: str, release: object) -> Path:
+        out = lay.build_dir(component, components.ADDON_VERSIONS[component])
+        out.mkdir(parents=True)
+        for b in components.BINARIES[component]:
+            (out / b).write_bytes(b"")
+        built.append(component)
+        return out
+
+    monkeypatch.setattr(components, "build_component", fake_build)
+    tools = components.ensure_pulumi_toolchain(layout)
+    assert built == ["pulumi", "pulumi_kubernetes"]
+    assert set(tools) == {"pulumi", "pulumi-resource-kubernetes"}
+    components.ensure_pulumi_toolchain(layout)
+    assert built == ["pulumi", "pulumi_kubernetes"]  # built once

@@ -9,6 +9,7 @@ import pytest
 
 from kubeforge import versions
 from kubeforge.errors import KubeforgeError
+from kubeforge.mirror import components
 from kubeforge.mirror.layout import MirrorLayout
 from kubeforge.stack import toolchain
 
@@ -30,11 +31,19 @@ def test_users_passphrase_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert toolchain.environment("lab-pass")["PULUMI_CONFIG_PASSPHRASE"] == "mine"
 
 
-def test_missing_mirror_build_says_how_to_fix(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_toolchain_is_built_on_first_use(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(MirrorLayout, "default", staticmethod(lambda: MirrorLayout(tmp_path)))
-    with pytest.raises(KubeforgeError, match="mirror build"):
+    asked: list[str] = []
+
+    def refuse(layout: MirrorLayout, component: str, release: object) -> None:
+        asked.append(component)
+        raise KubeforgeError(f"building {component} failed")
+
+    monkeypatch.setattr(components, "build_component", refuse)
+    with pytest.raises(KubeforgeError, match="building pulumi failed"):
         toolchain.ensure_bin()
+    assert asked == ["pulumi"]
 
 
 def test_bin_scripts_run_this_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
