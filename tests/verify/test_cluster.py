@@ -66,3 +66,18 @@ def test_endpoint_answers_from_control_host(group_vars: dict[str, Any]) -> None:
         tls.sendall(f"GET /readyz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         reply = tls.recv(4096).decode(errors="replace")
     assert reply.startswith("HTTP/1.1 200"), reply
+
+
+@pytest.mark.parametrize(("image", "pod_prefix"), [
+    ("etcd", "etcd-"), ("coredns", "coredns-"), ("kube-apiserver", "kube-apiserver-"),
+    ("kube-proxy", "kube-proxy-"),
+])
+def test_system_pods_run_the_bill_of_materials(kubectl: Kubectl, group_vars: dict[str, Any],
+                                               image: str, pod_prefix: str) -> None:
+    # kubeadm picks etcd, CoreDNS and the control-plane images itself: they must be the ones
+    # kubeforge pinned and mirrored for the release
+    pods = [p for p in kubectl.json("-n kube-system get pods")["items"]
+            if p["metadata"]["name"].startswith(pod_prefix)]
+    assert pods, f"no {pod_prefix}* pod"
+    found = {c["image"] for p in pods for c in p["spec"]["containers"]}
+    assert found == {group_vars["kubeforge_images"][image]}

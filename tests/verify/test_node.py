@@ -47,3 +47,13 @@ def test_kubelet_config_is_root_only(host: Any) -> None:
 def test_no_join_configuration_left(host: Any) -> None:
     # join configurations hold a bootstrap token and are removed right after the join
     assert not host.file("/etc/kubernetes/kubeadm/kubeadm-join.yaml").exists
+
+
+def test_kubelet_accepts_cgroup_v1_only_when_declared(host: Any,
+                                                      group_vars: dict[str, Any]) -> None:
+    config = host.file("/var/lib/kubelet/config.yaml").content_string
+    declared = bool(group_vars["kubeforge_cgroup_v1"])
+    assert ("failCgroupV1: false" in config) == declared
+    cgroup_fs = host.check_output("stat -fc %T /sys/fs/cgroup")
+    # a cgroup v1 host cannot run the kubelet without the setting
+    assert cgroup_fs == "cgroup2fs" or declared, f"/sys/fs/cgroup is {cgroup_fs}"
