@@ -359,8 +359,8 @@ def build_component(layout: MirrorLayout, component: str, release: versions.Rele
     ctx = Context(layout, release, version, layout.work_dir(component, version))
     ctx.work.mkdir(parents=True, exist_ok=True)
     previous = progress.last_build_seconds(out.parent, BUILDINFO)
-    known = f" (the last build took {human_duration(previous)})" if previous else ""
-    print(f"{label}: building {' '.join(BINARIES[component])}{known} ...", flush=True)
+    print(f"{label}: building {' '.join(BINARIES[component])}{progress.last_took(previous)} ...",
+          flush=True)
     start = time.monotonic()
     info: dict[str, object] = {"component": component, "version": version,
                                "source": source_of(component, version)}

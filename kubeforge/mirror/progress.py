@@ -28,9 +28,13 @@ def last_build_seconds(component_dir: Path, buildinfo: str) -> float | None:
     return None
 
 
+def last_took(previous: float | None) -> str:
+    """The suffix " (the last build took 9m32s)", or "" when this machine never built it."""
+    return f" (the last build took {human_duration(previous)})" if previous else ""
+
+
 def status_line(label: str, elapsed: float, previous: float | None) -> str:
-    known = f" (the last build took {human_duration(previous)})" if previous else ""
-    return f"{label}: still building, {human_duration(elapsed)} so far{known}"
+    return f"{label}: still building, {human_duration(elapsed)} so far{last_took(previous)}"
 
 
 @contextmanager
