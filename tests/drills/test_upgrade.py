@@ -29,6 +29,7 @@ from kubeforge.spec import ClusterSpec, spec_path
 
 from .conftest import Kubectl, wait_for
 from .remote import absolute_paths, kubeforge, play_durations
+from .watch import ClusterWatch, failure_windows
 
 pytestmark = pytest.mark.lab
 
@@ -219,8 +220,10 @@ def test_upgrade_under_load(spec: ClusterSpec, pytestconfig: pytest.Config, old_
         port = int(kubectl("-n", NS, "get", "service", APP, "-o",
                            "jsonpath={.spec.ports[0].nodePort}").stdout)
         load = Load([str(h.address) for h in spec.hosts], port)
-        thread = threading.Thread(target=load.run, daemon=True)
-        thread.start()
+        watch = ClusterWatch(kubectl, NS, APP)
+        threads = [threading.Thread(target=job, daemon=True) for job in (load.run, watch.run)]
+        for thread in threads:
+            thread.start()
         time.sleep(5)
         assert load.total > 0 and not load.failures, f"the app does not answer: {load.failures}"
 
@@ -232,7 +235,9 @@ def test_upgrade_under_load(spec: ClusterSpec, pytestconfig: pytest.Config, old_
         finally:
             time.sleep(5)
             load.stop.set()
-            thread.join(10)
+            watch.stop.set()
+            for thread in threads:
+                thread.join(10)
         figures.append((f"upgrade {old} -> {new}", upgrade_end - t))
         assert run.returncode == 0, "kubeforge upgrade failed"
         assert wait_for(f"every node Ready at {new}", lambda: _all_at(kubectl, spec, new), 120)
@@ -245,9 +250,16 @@ def test_upgrade_under_load(spec: ClusterSpec, pytestconfig: pytest.Config, old_
         for name, secs in phases:
             print(f"  {secs:7.1f}s  {name}")
         print(f"\nrequests through the upgrade: {len(load.failures)} failed of {load.total}")
-        for when, target, err in load.failures[:20]:
-            phase = next((n for (s, n) in reversed(run.plays) if s <= when), "before")
-            print(f"  +{when - t:6.1f}s {target}: {err} (during: {phase})")
+        windows = failure_windows(load.failures)
+        for w in windows:
+            phase = next((n for (s, n) in reversed(run.plays) if s <= w.start), "before")
+            print(f"  +{w.start - t:6.1f}s to +{w.end - t:6.1f}s {w.target}: {w.count} x "
+                  f"{w.error} (during: {phase})")
+        if windows:
+            print("the Service's ready endpoints and the kube-proxy pods around them:")
+            for when, what, value in watch.around(windows[0].start,
+                                                  max(w.end for w in windows)):
+                print(f"  +{when - t:6.1f}s {what}: {value}")
         assert not load.failures, (f"{len(load.failures)} of {load.total} requests failed "
                                    "during the upgrade")
 
