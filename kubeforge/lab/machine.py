@@ -15,13 +15,12 @@ from pathlib import Path
 from kubeforge import paths
 from kubeforge.errors import KubeforgeError
 from kubeforge.lab import cgroups, network, ssh
-from kubeforge.lab.model import LabPlan, MachinePlan
+from kubeforge.lab.model import IDENTITY_MARKER, LabPlan, MachinePlan
 from kubeforge.lab.system import cmdline, mounts_under, pid_alive, run, unmount_all, wait_until
 
 #: Where the machine sees its own cgroup subtrees before they are mounted over /sys/fs/cgroup/*.
 CGROUP_BIND_DIR = "/run/kubeforge/cgroup"
 INIT = "/usr/local/lib/kubeforge/init"
-IDENTITY_MARKER = "etc/kubeforge-machine"
 
 # PID 1 of the machine. It mounts the machine's writable cgroup subtrees over the read-only
 # views nspawn provides *before* systemd starts, so systemd, containerd/runc and kubelet all see
@@ -63,10 +62,9 @@ def _root_for_writes(m: MachinePlan) -> Path:
     return m.merged if is_mounted(m) else m.upper
 
 
-def write_identity(plan: LabPlan, m: MachinePlan) -> bool:
-    """First-boot files (hostname, machine-id, host key, authorized key). Written once, so
-    changes made inside the machine later are kept. True if written now."""
-    root = _root_for_writes(m)
+def write_identity(plan: LabPlan, m: MachinePlan, root: Path) -> bool:
+    """First-boot files (hostname, machine-id, host key, authorized key) under `root`. Written
+    once, so changes made inside the machine later are kept. True if written now."""
     if (root / IDENTITY_MARKER).exists():
         return False
     _write(root / "etc/hostname", f"{m.name}\n")
@@ -195,7 +193,7 @@ def start(plan: LabPlan, m: MachinePlan, lower: Path) -> bool:
     # A machine that powered itself off may have left processes behind in its cgroups.
     cgroups.kill_all(m)
     m.upper.mkdir(parents=True, exist_ok=True)
-    write_identity(plan, m)
+    write_identity(plan, m, _root_for_writes(m))
     write_runtime_files(m)
     mount_overlay(m, lower)
     spawn(m)

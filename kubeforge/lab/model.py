@@ -21,6 +21,8 @@ _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _IFNAME = re.compile(r"^[a-zA-Z0-9_-]{1,15}$")
 #: Linux network namespace names become files under /run/netns; keep them readable and short.
 NETNS_PREFIX = "kf-"
+#: Written with a machine's first-boot files: present means "keep what the machine changed".
+IDENTITY_MARKER = "etc/kubeforge-machine"
 
 
 # The few spec fields the lab reads, as structural types: `kubeforge.spec.ClusterSpec` satisfies
@@ -48,11 +50,22 @@ class SSHLike(Protocol):
     def known_hosts(self) -> Path | None: ...
 
 
+class VMLike(Protocol):
+    @property
+    def cpus(self) -> int: ...
+    @property
+    def memory_mib(self) -> int: ...
+
+
 class LabLike(Protocol):
     @property
     def bridge(self) -> str: ...
     @property
     def gateway(self) -> IPv4Address: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def vm(self) -> VMLike: ...
 
 
 class SpecLike(Protocol):
@@ -85,6 +98,14 @@ class MachinePlan:
     roles: tuple[str, ...]
     network: IPv4Network
     gateway: IPv4Address
+    #: "container" (systemd-nspawn) or "vm" (QEMU); cpus and memory only matter to a VM
+    kind: str = "container"
+    cpus: int = 2
+    memory_mib: int = 3072
+
+    @property
+    def is_vm(self) -> bool:
+        return self.kind == "vm"
 
     @property
     def netns(self) -> str:
@@ -92,6 +113,7 @@ class MachinePlan:
 
     @property
     def veth(self) -> str:
+        """The machine's link on the bridge: a veth's host end, or a VM's tap."""
         # Interface names are limited to 15 bytes, so the host end is named by a hash of
         # lab/host; its alias (set on creation) says which machine it belongs to.
         return "kfv" + _short_hash(f"{self.lab}/{self.name}")
@@ -133,8 +155,14 @@ class MachinePlan:
         return self.dir / "containerd"
 
     @property
+    def identity_root(self) -> Path:
+        """Where the machine's first-boot files are written on this host: a container's overlay
+        upper layer, or the folder a VM's seed disk is made from."""
+        return self.dir / "seed" / "identity" if self.is_vm else self.upper
+
+    @property
     def pidfile(self) -> Path:
-        return self.dir / "supervisor.pid"
+        return self.dir / ("qemu.pid" if self.is_vm else "supervisor.pid")
 
     @property
     def console_log(self) -> Path:
@@ -156,6 +184,7 @@ class LabPlan:
     ssh_key: Path
     known_hosts: Path
     machines: tuple[MachinePlan, ...]
+    kind: str = "container"
 
     @property
     def dir(self) -> Path:
@@ -224,7 +253,8 @@ class LabPlan:
                 problems.append(f"host {h.name}: address {h.address} is also {seen[h.address]}")
             seen[h.address] = f"host {h.name}"
             machines.append(
-                MachinePlan(name, h.name, h.address, tuple(h.roles), net, gateway)
+                MachinePlan(name, h.name, h.address, tuple(h.roles), net, gateway,
+                            spec.lab.kind, spec.lab.vm.cpus, spec.lab.vm.memory_mib)
             )
         if problems:
             raise KubeforgeError(
@@ -240,6 +270,7 @@ class LabPlan:
             ssh_key=spec.ssh.key or lab_dir / "ssh" / "id_ed25519",
             known_hosts=spec.ssh.known_hosts or lab_dir / "ssh" / "known_hosts",
             machines=tuple(machines),
+            kind=spec.lab.kind,
         )
 
 

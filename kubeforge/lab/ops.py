@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from kubeforge.errors import KubeforgeError
-from kubeforge.lab import cgroups, dns, machine, network, rootfs, ssh
+from kubeforge.lab import cgroups, dns, machine, network, rootfs, ssh, vm, vmimage
 from kubeforge.lab.model import NETNS_PREFIX, LabPlan, MachinePlan, SpecLike
-from kubeforge.lab.system import Progress, cmdline, mounts_under, require_host
+from kubeforge.lab.system import RUNTIME_TOOLS, Progress, cmdline, mounts_under, require_host
 
 Out = Callable[[str], object]
 
 BOOT_TIMEOUT = 120.0
+#: An emulated VM boots its kernel and systemd in about a minute alone, longer side by side.
+VM_BOOT_TIMEOUT = 900.0
 
 
 def as_plan(spec: SpecLike | LabPlan) -> LabPlan:
@@ -41,10 +43,52 @@ def _locked(plan: LabPlan) -> Iterator[None]:
         yield
 
 
-def _preflight() -> None:
+def _preflight(plan: LabPlan) -> None:
+    if plan.kind == "vm":
+        require_host([t for t in RUNTIME_TOOLS if t not in ("systemd-nspawn", "nsenter")])
+        vm.require_tools()
+        return
     require_host()
     if not cgroups.hierarchies():
         raise KubeforgeError("no cgroup hierarchy is mounted under /sys/fs/cgroup")
+
+
+# The two kinds of machine share one set of operations: start(plan, m, base) -> bool,
+# stop(m) -> str, destroy(m) -> list[str], is_running(m) -> bool.
+def _kind(m: MachinePlan) -> Any:
+    return vm if m.is_vm else machine
+
+
+def _pid(m: MachinePlan) -> int | None:
+    return vm.qemu_pid(m) if m.is_vm else machine.supervisor_pid(m)
+
+
+def _boot_timeout(plan: LabPlan, given: float | None) -> float:
+    return given if given is not None else VM_BOOT_TIMEOUT if plan.kind == "vm" else BOOT_TIMEOUT
+
+
+def _base(plan: LabPlan, progress: Progress | None = None) -> Path:
+    """What the machines boot from: the container rootfs or the VM image, built if missing."""
+    if plan.kind == "vm":
+        if progress is None:
+            if not vmimage.is_ready():
+                raise KubeforgeError(f"the VM image is missing: run `kubeforge lab up {plan.name}`")
+            return vmimage.image().dir
+        with progress.step("vm image") as info:
+            img, built = vmimage.ensure_image()
+            info.append(f"built {img.dir}" if built else f"cached {img.dir}")
+        return img.dir
+    if progress is None:
+        lower = rootfs.rootfs_dir()
+        if not rootfs.is_ready(lower):
+            raise KubeforgeError(f"the lab rootfs is missing: run `kubeforge lab up {plan.name}`")
+        return lower
+    with progress.step("rootfs") as info:
+        lower, built = rootfs.ensure_rootfs()
+        info.append(f"built {lower}" if built else f"cached {lower}")
+        if rootfs.cached_recipe(lower) != rootfs.recipe_id():
+            info.append("older recipe: `rm -rf` it after `lab down` to rebuild")
+    return lower
 
 
 @dataclass(frozen=True)
@@ -65,7 +109,7 @@ def wait_for_ssh(plan: LabPlan, machines: list[MachinePlan], timeout: float) -> 
 
     def one(m: MachinePlan) -> str | None:
         while time.monotonic() < deadline:
-            if not machine.is_running(m):
+            if not _kind(m).is_running(m):
                 return f"{m.name}: machine exited during boot; see {m.console_log}"
             if ssh.port_open(str(m.address)):
                 served, pinned = ssh.scanned_key(m), ssh.host_public_key(m)
@@ -118,17 +162,13 @@ def _start_mirror(plan: LabPlan, progress: Progress) -> None:
         progress.note(f"mirror: not started ({e})")
 
 
-def up(spec: SpecLike | LabPlan, out: Out = print, boot_timeout: float = BOOT_TIMEOUT) -> None:
+def up(spec: SpecLike | LabPlan, out: Out = print, boot_timeout: float | None = None) -> None:
     """Create and boot every machine of the lab; machines already running are left alone."""
     plan = as_plan(spec)
-    _preflight()
+    _preflight(plan)
     progress = Progress(out)
     with _locked(plan):
-        with progress.step("rootfs") as info:
-            lower, built = rootfs.ensure_rootfs()
-            info.append(f"built {lower}" if built else f"cached {lower}")
-            if rootfs.cached_recipe(lower) != rootfs.recipe_id():
-                info.append("older recipe: `rm -rf` it after `lab down` to rebuild")
+        base = _base(plan, progress)
         with progress.step("ssh key") as info:
             made = ssh.ensure_client_key(plan)
             info.append(f"{'created' if made else 'kept'} {plan.ssh_key}")
@@ -139,7 +179,7 @@ def up(spec: SpecLike | LabPlan, out: Out = print, boot_timeout: float = BOOT_TI
         started = []
         for m in plan.machines:
             with progress.step(f"machine {m.name} {m.address}") as info:
-                if machine.start(plan, m, lower):
+                if _kind(m).start(plan, m, base):
                     started.append(m)
                     info.append("booting")
                 else:
@@ -147,7 +187,7 @@ def up(spec: SpecLike | LabPlan, out: Out = print, boot_timeout: float = BOOT_TI
         ssh.write_known_hosts(plan)
         if started:
             with progress.step(f"sshd on {len(started)} machine(s)"):
-                problems = wait_for_ssh(plan, started, boot_timeout)
+                problems = wait_for_ssh(plan, started, _boot_timeout(plan, boot_timeout))
             if problems:
                 raise KubeforgeError("lab machines did not come up:\n" + "\n".join(problems))
         progress.note(f"known_hosts {plan.known_hosts}")
@@ -164,7 +204,7 @@ def down(spec: SpecLike | LabPlan, out: Out = print) -> list[str]:
 
     Safe to run twice. Returns what could not be removed (empty when clean)."""
     plan = as_plan(spec)
-    _preflight()
+    _preflight(plan)
     progress = Progress(out)
     problems: list[str] = []
     with _locked(plan):
@@ -187,11 +227,13 @@ def down(spec: SpecLike | LabPlan, out: Out = print) -> list[str]:
         extra = sorted(p.name for p in machines_dir.iterdir() if p.name not in names) \
             if machines_dir.is_dir() else []  # fmt: skip
         orphans = [
-            MachinePlan(plan.name, n, plan.gateway, (), plan.network, plan.gateway) for n in extra
+            MachinePlan(plan.name, n, plan.gateway, (), plan.network, plan.gateway, plan.kind)
+            for n in extra
         ]
 
         def remove(m: MachinePlan) -> list[str]:
-            return machine.destroy(m)
+            problems: list[str] = _kind(m).destroy(m)
+            return problems
 
         with ThreadPoolExecutor(max_workers=max(1, len(plan.machines) + len(orphans))) as pool:
             for m, left in zip(
@@ -243,7 +285,7 @@ def status(spec: SpecLike | LabPlan) -> list[MachineStatus]:
     machines = list(plan.machines)
 
     def one(m: MachinePlan) -> MachineStatus:
-        pid = machine.supervisor_pid(m)
+        pid = _pid(m)
         up = pid is not None and ssh.port_open(str(m.address), timeout=1.0)
         return MachineStatus(m.name, str(m.address), m.roles, pid is not None, up, pid)
 
@@ -270,35 +312,33 @@ def stop_machine(spec: SpecLike | LabPlan, host: str, out: Out = print) -> str:
     """Power one machine off, keeping its disk; its address stops answering."""
     plan = as_plan(spec)
     m = plan.machine(host)
-    _preflight()
+    _preflight(plan)
     progress = Progress(out)
     with _locked(plan), progress.step(f"machine {m.name}") as info:
-        how = machine.stop(m)
+        how: str = _kind(m).stop(m)
         info.append(how)
     return how
 
 
 def start_machine(
-    spec: SpecLike | LabPlan, host: str, out: Out = print, boot_timeout: float = BOOT_TIMEOUT
+    spec: SpecLike | LabPlan, host: str, out: Out = print, boot_timeout: float | None = None
 ) -> bool:
     """Boot one machine again (after `stop_machine`); False if it was running already."""
     plan = as_plan(spec)
     m = plan.machine(host)
-    _preflight()
-    lower = rootfs.rootfs_dir()
-    if not rootfs.is_ready(lower):
-        raise KubeforgeError(f"the lab rootfs is missing: run `kubeforge lab up {plan.name}`")
+    _preflight(plan)
+    base = _base(plan)
     progress = Progress(out)
     with _locked(plan):
         if network.link(plan.bridge) is None:
             raise KubeforgeError(f"bridge {plan.bridge} is missing: run `kubeforge lab up`")
         with progress.step(f"machine {m.name} {m.address}") as info:
-            started = machine.start(plan, m, lower)
+            started: bool = _kind(m).start(plan, m, base)
             info.append("booting" if started else "already running")
         ssh.write_known_hosts(plan)
         if started:
             with progress.step(f"sshd on {m.name}"):
-                problems = wait_for_ssh(plan, [m], boot_timeout)
+                problems = wait_for_ssh(plan, [m], _boot_timeout(plan, boot_timeout))
             if problems:
                 raise KubeforgeError("\n".join(problems))
     return started
@@ -310,10 +350,10 @@ def remove_machine(spec: SpecLike | LabPlan, host: str, out: Out = print) -> lis
     removed (empty when clean)."""
     plan = as_plan(spec)
     m = plan.machine(host)
-    _preflight()
+    _preflight(plan)
     progress = Progress(out)
     with _locked(plan), progress.step(f"machine {m.name} {m.address}") as info:
-        problems = machine.destroy(m)
+        problems: list[str] = _kind(m).destroy(m)
         network.remove_machine_net(m)
         ssh.write_known_hosts(replace(plan, machines=tuple(x for x in plan.machines if x != m)))
         info.append("removed" + (f" ({'; '.join(problems)})" if problems else ""))

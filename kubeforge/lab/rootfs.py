@@ -119,34 +119,32 @@ def ensure_rootfs() -> tuple[Path, bool]:
         if is_ready(final):  # another `up` built it while we waited
             return final, False
         tmp = final.with_name(final.name + ".tmp")
-        debs = root / "debs"
-        debs.mkdir(exist_ok=True)
         if tmp.exists():
             shutil.rmtree(tmp)
-        log = root / "rootfs-build.log"
-        argv = [
-            "debootstrap",
-            "--variant=minbase",
-            f"--cache-dir={debs}",
-            f"--include={','.join(PACKAGES)}",
-            SUITE,
-            str(tmp),
-            debian_mirror(),
-        ]
-        with log.open("w") as out:
-            try:
-                proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=1800)
-            except subprocess.TimeoutExpired as e:
-                raise KubeforgeError(f"debootstrap did not finish in 30 min; see {log}") from e
-        rc = proc.returncode
-        if rc != 0:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-            raise KubeforgeError(f"debootstrap failed ({rc}); last lines of {log}:\n{tail}")
+        debootstrap(tmp, PACKAGES, root / "rootfs-build.log")
         finalize(tmp)
         if final.exists():  # a stale, unmarked leftover
             shutil.rmtree(final)
         tmp.rename(final)
         return final, True
+
+
+def debootstrap(tree: Path, packages: tuple[str, ...], log: Path) -> None:
+    """A minimal Debian tree with `packages` at `tree`; downloaded .debs are kept under the lab
+    folder and reused by the next build."""
+    debs = lab_root() / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    argv = ["debootstrap", "--variant=minbase", f"--cache-dir={debs}",
+            f"--include={','.join(packages)}", SUITE, str(tree), debian_mirror()]
+    with log.open("w") as out:
+        try:
+            proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=1800)
+        except subprocess.TimeoutExpired as e:
+            raise KubeforgeError(f"debootstrap did not finish in 30 min; see {log}") from e
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        raise KubeforgeError(f"debootstrap failed ({proc.returncode}); last lines of {log}:\n"
+                             f"{tail}")
 
 
 def finalize(root: Path) -> None:

@@ -42,7 +42,7 @@ def make_host_key(root: Path, m: MachinePlan) -> None:
 
 
 def host_public_key(m: MachinePlan) -> str | None:
-    pub = m.upper / (HOST_KEY + ".pub")
+    pub = m.identity_root / (HOST_KEY + ".pub")
     if not pub.is_file():
         return None
     kind, blob = pub.read_text().split()[:2]

@@ -95,6 +95,10 @@ class Kubernetes(Model):
     in_container: bool = Field(
         False, description="The hosts are containers (LXC, systemd-nspawn): no negative OOM scores "
         "for pods and the host keeps the kernel's conntrack table size")
+    kubeadm_timeout_scale: Annotated[int, Field(ge=1, le=20)] = Field(
+        1, description="Multiply kubeadm's own timeouts (control-plane health 4m, API calls 1m, "
+        "...) for slow hosts, such as emulated VMs: kubeadm init fails when the new kube-apiserver "
+        "answers later than they allow")
 
     _v = field_validator("version", mode="before")(_strip_v)
 
@@ -262,11 +266,26 @@ class Certificates(Model):
         "(renew with `kubeforge certs ENV --renew`)")
 
 
+class LabVM(Model):
+    """The size of each lab VM (`lab.kind: vm`)."""
+
+    cpus: Annotated[int, Field(ge=1, le=16)] = Field(
+        2, description="Virtual CPUs per machine (QEMU threads; more than the host's cores only "
+        "adds contention)")
+    memory_mib: Annotated[int, Field(ge=1024, le=65536)] = Field(
+        3072, description="Memory per machine in MiB (a control-plane node needs about 2 GiB)")
+
+
 class Lab(Model):
-    """Only for `kubeforge lab`: the host bridge the lab machines hang off."""
+    """Only for `kubeforge lab`: the host bridge the lab machines hang off, and what they are."""
 
     bridge: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,15}$")] = "kf-lab0"
     gateway: IPv4Address
+    kind: Literal["container", "vm"] = Field(
+        "container", description="container: systemd-nspawn machines sharing this host's kernel "
+        "(fast); vm: QEMU virtual machines with their own Debian kernel (cgroup v2, modules, "
+        "swap: what real hosts have; slow without KVM)")
+    vm: LabVM = LabVM()
 
 
 class ClusterSpec(Model):

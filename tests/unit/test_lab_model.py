@@ -32,9 +32,17 @@ class SSH:
 
 
 @dataclass(frozen=True)
+class VM:
+    cpus: int = 2
+    memory_mib: int = 3072
+
+
+@dataclass(frozen=True)
 class Lab:
     bridge: str
     gateway: IPv4Address
+    kind: str = "container"
+    vm: VM = field(default_factory=VM)
 
 
 @dataclass(frozen=True)
@@ -140,3 +148,13 @@ def test_the_lab_test_spec_does_not_collide_with_the_lab() -> None:
     test, lab = load_plan(root), load_plan("lab")
     assert test.name != lab.name and test.bridge != lab.bridge
     assert not test.network.overlaps(lab.network)
+
+
+def test_vm_machines_keep_their_files_in_the_seed_folder() -> None:
+    plan = LabPlan.from_spec(spec(lab=Lab("kf-t0", IPv4Address("10.9.0.1"), "vm", VM(1, 2048))))
+    m = plan.machine("a1")
+    assert plan.kind == "vm" and m.is_vm and (m.cpus, m.memory_mib) == (1, 2048)
+    assert m.identity_root == m.dir / "seed" / "identity"
+    assert m.pidfile.name == "qemu.pid"
+    container = LabPlan.from_spec(spec()).machine("a1")
+    assert not container.is_vm and container.identity_root == container.upper

@@ -62,8 +62,8 @@ def test_init_mounts_cgroups_then_becomes_systemd() -> None:
 def test_identity_files(plan: LabPlan, tmp_path: Path) -> None:
     ssh.ensure_client_key(plan)
     m = plan.machine("t2")
-    assert machine.write_identity(plan, m)
-    assert not machine.write_identity(plan, m)  # once only: later edits inside are kept
+    assert machine.write_identity(plan, m, m.upper)
+    assert not machine.write_identity(plan, m, m.upper)  # once only: later edits inside are kept
     up = m.upper
     assert (up / "etc/hostname").read_text() == "t2\n"
     assert "10.241.0.11\tt1" in (up / "etc/hosts").read_text()

@@ -13,7 +13,7 @@ import yaml
 
 from kubeforge import artifacts, paths, versions
 from kubeforge.errors import KubeforgeError
-from kubeforge.render import render
+from kubeforge.render import kubeadm_timeouts, render
 from kubeforge.spec import load_spec
 
 
@@ -82,3 +82,10 @@ def test_ansible_reads_the_rendered_inventory(tmp_path: Path, lab_files: Path) -
     assert "StrictHostKeyChecking=yes" in cp1["ansible_ssh_common_args"]
     assert cp1["kubeforge_kubernetes_version"] == "1.37.2"  # group_vars were loaded
     assert "[WARNING]" not in out.stderr, out.stderr  # cluster.yml is not parsed as inventory
+
+
+def test_kubeadm_timeouts_scale_kubeadms_own() -> None:
+    assert kubeadm_timeouts(1) == {}  # kubeadm keeps its defaults
+    scaled = kubeadm_timeouts(3)
+    assert scaled["controlPlaneComponentHealthCheck"] == "12m0s"
+    assert scaled["kubernetesAPICall"] == "3m0s"
