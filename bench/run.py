@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -354,6 +354,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the spec's folder is its inventory: nothing else may live there
     spec_dir = args.dir / "env"
     who = [args.only] if args.only else ["raw", "kubeforge"]
+    try:
+        run_rounds(args, spec_dir, who, out, results, save)
+    finally:
+        # the bench lab (up to 9 machines) would keep the host busy after the figures are in
+        if (spec_dir / "cluster.yml").is_file():
+            sh([KUBEFORGE, "lab", "down", str(spec_dir / "cluster.yml")], out / "lab.log",
+               check=False)
+    print(report(results))
+    print(f"[bench] results: {path}  logs: {out}")
+    return 0
+
+
+def run_rounds(args: argparse.Namespace, spec_dir: Path, who: list[str], out: Path,
+               results: dict[str, Any], save: Callable[[], None]) -> None:
     for i in range(args.repeat):
         if not args.no_phases:
             rnd: dict[str, Any] = {}
@@ -377,9 +391,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     rnd["kubeforge"] = {f"deploy-w{n}": round_kubeforge(
                         spec_dir, n, out, i, False, 0)["deploy"]}
                 save()
-    print(report(results))
-    print(f"[bench] results: {path}  logs: {out}")
-    return 0
 
 
 if __name__ == "__main__":
