@@ -16,7 +16,14 @@ from kubeforge import paths
 from kubeforge.errors import KubeforgeError
 from kubeforge.lab import cgroups, network, ssh
 from kubeforge.lab.model import IDENTITY_MARKER, LabPlan, MachinePlan
-from kubeforge.lab.system import cmdline, mounts_under, pid_alive, run, unmount_all, wait_until
+from kubeforge.lab.system import (
+    mounts_under,
+    pid_alive,
+    pid_from_file,
+    run,
+    unmount_all,
+    wait_until,
+)
 
 #: Where the machine sees its own cgroup subtrees before they are mounted over /sys/fs/cgroup/*.
 CGROUP_BIND_DIR = "/run/kubeforge/cgroup"
@@ -140,16 +147,8 @@ NSPAWN_ENV = {
 
 
 def supervisor_pid(m: MachinePlan) -> int | None:
-    """The running supervisor of the machine, or None. Checks the command line so a reused
-    pid is never mistaken for the machine."""
-    try:
-        pid = int(m.pidfile.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    argv = cmdline(pid)
-    if pid_alive(pid) and "kubeforge.lab.supervisor" in argv and str(m.dir) in " ".join(argv):
-        return pid
-    return None
+    """The running supervisor of the machine, or None."""
+    return pid_from_file(m.pidfile, m.dir, lambda argv: "kubeforge.lab.supervisor" in argv)
 
 
 def is_running(m: MachinePlan) -> bool:

@@ -97,6 +97,14 @@ def ensure_machine_net(plan: LabPlan, m: MachinePlan) -> None:
     run([*ns, "route", "replace", "default", "via", str(m.gateway), "dev", "eth0"])
 
 
+def ensure_tap(plan: LabPlan, m: MachinePlan) -> None:
+    """A VM's link on the bridge: a tap QEMU attaches to, named and aliased like a veth."""
+    if link(m.veth) is None:
+        run(["ip", "tuntap", "add", "dev", m.veth, "mode", "tap"])
+        run(["ip", "link", "set", m.veth, "alias", m.alias])
+    run(["ip", "link", "set", m.veth, "master", plan.bridge, "up"])
+
+
 def remove_link(name: str) -> None:
     if link(name) is not None:
         run(["ip", "link", "del", name], check=False)

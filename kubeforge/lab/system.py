@@ -120,6 +120,20 @@ def cmdline(pid: int) -> list[str]:
     return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
+def pid_from_file(pidfile: Path, owner: Path, is_program: Callable[[list[str]], bool]
+                  ) -> int | None:
+    """The live pid written in `pidfile` if its command line passes `is_program` and names
+    `owner` (a folder): a reused pid is never mistaken for the process."""
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    argv = cmdline(pid)
+    if pid_alive(pid) and is_program(argv) and str(owner) in " ".join(argv):
+        return pid
+    return None
+
+
 def wait_until(pred: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
     """Poll `pred()` until true or `timeout` seconds pass."""
     deadline = time.monotonic() + timeout

@@ -14,10 +14,10 @@ import signal
 from pathlib import Path
 
 from kubeforge.errors import KubeforgeError
-from kubeforge.lab import vmimage
+from kubeforge.lab import network, vmimage
 from kubeforge.lab.machine import write_identity
 from kubeforge.lab.model import LabPlan, MachinePlan
-from kubeforge.lab.system import cmdline, missing_tool, pid_alive, run, wait_until
+from kubeforge.lab.system import missing_tool, pid_alive, pid_from_file, run, wait_until
 
 QEMU = "qemu-system-x86_64"
 
@@ -46,9 +46,9 @@ def write_seed(plan: LabPlan, m: MachinePlan) -> None:
     runtime = _seed_runtime(m)
     if runtime.exists():
         shutil.rmtree(runtime)
-    network = runtime / "etc/systemd/network/10-eth0.network"
-    network.parent.mkdir(parents=True)
-    network.write_text(_networkd(m))
+    networkd = runtime / "etc/systemd/network/10-eth0.network"
+    networkd.parent.mkdir(parents=True)
+    networkd.write_text(_networkd(m))
     run(["mkfs.ext4", "-q", "-F", "-L", "kfseed", "-d", str(m.dir / "seed"),
          str(_seed_image(m)), "8M"])
 
@@ -98,26 +98,12 @@ def require_tools() -> None:
 
 
 def qemu_pid(m: MachinePlan) -> int | None:
-    """The running QEMU of the machine (checked by its command line, not just the pid)."""
-    try:
-        pid = int(m.pidfile.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    argv = cmdline(pid)
-    if pid_alive(pid) and argv[:1] == [QEMU] and str(m.dir) in " ".join(argv):
-        return pid
-    return None
+    """The running QEMU of the machine, or None."""
+    return pid_from_file(m.pidfile, m.dir, lambda argv: argv[:1] == [QEMU])
 
 
 def is_running(m: MachinePlan) -> bool:
     return qemu_pid(m) is not None
-
-
-def _ensure_tap(plan: LabPlan, m: MachinePlan) -> None:
-    if run(["ip", "link", "show", m.veth], check=False).returncode != 0:
-        run(["ip", "tuntap", "add", "dev", m.veth, "mode", "tap"])
-        run(["ip", "link", "set", m.veth, "alias", m.alias])
-    run(["ip", "link", "set", m.veth, "master", plan.bridge, "up"])
 
 
 def start(plan: LabPlan, m: MachinePlan, base: Path) -> bool:
@@ -131,7 +117,7 @@ def start(plan: LabPlan, m: MachinePlan, base: Path) -> bool:
         run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(img.disk),
              str(_disk(m))])
     write_seed(plan, m)
-    _ensure_tap(plan, m)
+    network.ensure_tap(plan, m)
     m.pidfile.unlink(missing_ok=True)
     run([*qemu_argv(m, img)], timeout=60)
     return True
@@ -153,7 +139,7 @@ def stop(m: MachinePlan, timeout: float = 10) -> str:
 def destroy(m: MachinePlan) -> list[str]:
     """Stop the VM and delete its disk, seed and tap; returns what could not be removed."""
     stop(m)
-    run(["ip", "link", "del", m.veth], check=False)
+    network.remove_link(m.veth)
     if m.dir.exists():
         shutil.rmtree(m.dir)
     return []
