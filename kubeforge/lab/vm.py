@@ -39,6 +39,16 @@ def _disk(m: MachinePlan) -> Path:
     return m.dir / "disk.qcow2"
 
 
+def machine_id(m: MachinePlan) -> str:
+    """The machine-id its seed disk gives a VM (written once, with its identity)."""
+    path = m.identity_root / "etc/machine-id"
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise KubeforgeError(f"{m.name}: no machine-id in {path}; `kubeforge lab up` writes "
+                             "it with the seed disk") from exc
+
+
 def write_seed(plan: LabPlan, m: MachinePlan) -> None:
     """The seed disk: first-boot identity (kept once written) and the runtime files (refreshed
     on every start), as an ext4 image made from a folder (no mount needed)."""
@@ -69,8 +79,12 @@ def _has_vmx() -> bool:
 
 
 def qemu_argv(m: MachinePlan, img: vmimage.VMImage) -> list[str]:
-    # net.ifnames=0: the NIC is eth0, as in the container kind (the spec's VIP interface)
-    kernel_args = f"root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.hostname={m.name}"
+    # net.ifnames=0: the NIC is eth0, as in the container kind (the spec's VIP interface).
+    # systemd.machine_id: the image's machine-id is empty, so without it systemd makes up one
+    # at boot, journald files its journal under that one, and once the seed unit has written
+    # the machine's own, journalctl finds no journal for it.
+    kernel_args = (f"root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.hostname={m.name} "
+                   f"systemd.machine_id={machine_id(m)}")
     return [
         QEMU, "-name", f"kubeforge-{m.lab}-{m.name}",
         *_accel(),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kubeforge.errors import KubeforgeError
 from kubeforge.lab import ssh, vm, vmimage
 from kubeforge.lab.model import LabPlan, load_plan
 
@@ -26,6 +27,9 @@ def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LabPlan:
 
 def test_qemu_command(plan: LabPlan, tmp_path: Path) -> None:
     m = plan.machine("t1")
+    machine_id = m.identity_root / "etc/machine-id"
+    machine_id.parent.mkdir(parents=True)
+    machine_id.write_text("0123456789abcdef0123456789abcdef\n")
     argv = vm.qemu_argv(m, vmimage.VMImage(tmp_path / "img"))
     assert argv[0] == vm.QEMU
     joined = " ".join(argv)
@@ -39,7 +43,14 @@ def test_qemu_command(plan: LabPlan, tmp_path: Path) -> None:
     assert vmimage.SEED_DEVICE == "/dev/vdb"
     kernel_args = argv[argv.index("-append") + 1]
     assert "net.ifnames=0" in kernel_args and "systemd.hostname=t1" in kernel_args
+    # the seed's machine-id from the first instant of boot: journald files under it
+    assert "systemd.machine_id=0123456789abcdef0123456789abcdef" in kernel_args
     assert argv[-3:] == ["-daemonize", "-pidfile", str(m.pidfile)]
+
+
+def test_qemu_command_needs_the_seed(plan: LabPlan, tmp_path: Path) -> None:
+    with pytest.raises(KubeforgeError, match="no machine-id"):
+        vm.qemu_argv(plan.machine("t1"), vmimage.VMImage(tmp_path / "img"))
 
 
 @pytest.mark.skipif(shutil.which("mkfs.ext4") is None or shutil.which("debugfs") is None,
