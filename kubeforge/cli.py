@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_verify)
 
     for module in ("kubeforge.lab.cli", "kubeforge.mirror.cli", "kubeforge.status",
-                   "kubeforge.stack.cli"):
+                   "kubeforge.stack.cli", "kubeforge.conformance.cli"):
         _register_optional(module, sub)
     return parser
 

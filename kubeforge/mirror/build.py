@@ -17,8 +17,9 @@ from kubeforge.mirror.layout import MirrorLayout
 
 # --only accepts the components plus these steps.
 STEPS: tuple[str, ...] = ("images", "charts", "debs")
-# Control-host tools a lab does not need: built on first use (`kubeforge stack`) or by --only.
-ON_DEMAND: frozenset[str] = frozenset({"pulumi", "pulumi_kubernetes"})
+# Control-host tools a lab does not need: built on first use (`kubeforge stack`,
+# `kubeforge conformance`) or by --only.
+ON_DEMAND: frozenset[str] = frozenset({"pulumi", "pulumi_kubernetes", "conformance"})
 
 
 def choices() -> tuple[str, ...]:

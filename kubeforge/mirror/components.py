@@ -11,7 +11,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kubeforge import versions
@@ -69,6 +69,23 @@ def _kubernetes(ctx: Context) -> GoBuild:
         ldflags=tuple(ldflags),
         pin_local=("./staging/", f"v0.{ctx.version.split('.', 1)[1]}"),
     )
+
+
+def _conformance(ctx: Context) -> GoBuild:
+    """The conformance suite of the release: e2e.test (a test binary of k8s.io/kubernetes, stamped
+    like the release's binaries), the ginkgo CLI that runs it in parallel, and the programs of the
+    suite's own images (images.py: agnhost, sample-apiserver, nonewprivs' nnp)."""
+    return replace(_kubernetes(ctx), binaries=tuple(
+        Binary(p, n) for p, n in CONFORMANCE_PROGRAMS.items()),
+        tests=(Binary("k8s.io/kubernetes/test/e2e", "e2e.test"),))
+
+
+CONFORMANCE_PROGRAMS: dict[str, str] = {
+    "github.com/onsi/ginkgo/v2/ginkgo": "ginkgo",
+    "k8s.io/kubernetes/test/images/agnhost": "agnhost",
+    "k8s.io/kubernetes/test/images/nonewprivs": "nnp",
+    "k8s.io/sample-apiserver": "sample-apiserver",
+}
 
 
 def _etcd(ctx: Context) -> GoBuild:
@@ -139,6 +156,7 @@ def _pulumi_kubernetes(ctx: Context) -> GoBuild:
 
 GO_RECIPES: dict[str, Recipe] = {
     "kubernetes": _kubernetes,
+    "conformance": _conformance,
     "etcd": _etcd,
     "coredns": _simple("github.com/coredns/coredns", {"github.com/coredns/coredns": "coredns"},
                        ("-X github.com/coredns/coredns/coremain.GitCommit={v}",)),
@@ -200,7 +218,7 @@ GO_RECIPES: dict[str, Recipe] = {
 COMPONENTS: tuple[str, ...] = (
     "kubernetes", "pause", "etcd", "coredns", "containerd", "runc", "crictl", "cni_plugins",
     "flannel", "flannel_cni_plugin", "helm", "registry", "busybox", "traefik", "cert_manager",
-    "pebble", "pulumi", "pulumi_kubernetes",
+    "pebble", "pulumi", "pulumi_kubernetes", "conformance",
 )
 
 # Versions of the components that are not part of a Kubernetes release.
@@ -233,12 +251,15 @@ BINARIES: dict[str, tuple[str, ...]] = {
     "pebble": ("pebble",),
     "pulumi": ("pulumi",),
     "pulumi_kubernetes": ("pulumi-resource-kubernetes",),
+    "conformance": ("e2e.test", *CONFORMANCE_PROGRAMS.values()),
 }
 
 
 def version_of(component: str, release: versions.Release) -> str:
     if component in ADDON_VERSIONS:
         return ADDON_VERSIONS[component]
+    if component == "conformance":
+        return release.kubernetes
     return str(getattr(release, component))
 
 
@@ -256,7 +277,7 @@ def source_of(component: str, version: str) -> str:
         return (f"{PK}@{versions.PULUMI_KUBERNETES_MODULE} (untagged commit {commit} of "
                 f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}; the proxy has no v{version} tag), "
                 f"stamped {version}; sdk/v4 at the version it requires")
-    if component == "kubernetes":
+    if component in ("kubernetes", "conformance"):
         return f"k8s.io/kubernetes@v{version} (+ staging modules v0.{version.split('.', 1)[1]})"
     return ", ".join(f"{m}@{v}" for m, v in GO_RECIPES[component](
         Context(MirrorLayout(Path("/nonexistent")), versions.RELEASES[versions.DEFAULT_KUBERNETES],

@@ -37,6 +37,8 @@ class GoBuild:
     binaries: tuple[Binary, ...]
     # Module whose go/godebug lines and non-local replace/exclude lines the wrapper copies.
     primary: str
+    # Test binaries (`go test -c`) of packages in the same module graph: the package, its file.
+    tests: tuple[Binary, ...] = ()
     ldflags: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     cgo: bool = False
@@ -219,7 +221,7 @@ def build(spec: GoBuild, work: Path, out: Path) -> None:
     lines += [f"godebug {d}\n" for d in upstream.godebug]
     (work / "go.mod").write_text("".join(lines))
     run_go(["mod", "edit", *wrapper_edits(spec, upstream)], work, env, log)
-    imports = "".join(f'\t_ "{b.package}"\n' for b in spec.binaries)
+    imports = "".join(f'\t_ "{b.package}"\n' for b in (*spec.binaries, *spec.tests))
     (work / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports})\n")
     run_go(["mod", "tidy"], work, env, log)
     _go_build(spec, work, out, env, log)
@@ -243,17 +245,20 @@ def wrapper_edits(spec: GoBuild, upstream: GoMod) -> list[str]:
 
 def _go_build(spec: GoBuild, work: Path, out: Path, env: Mapping[str, str], log: Path) -> None:
     build_env = dict(env, CGO_ENABLED="1" if spec.cgo else "0")
+    flags = ["-trimpath", *(["-tags", ",".join(spec.tags)] if spec.tags else []),
+             "-ldflags", " ".join(spec.ldflags)]
     with atomic_path(out) as tmp:
         tmp.mkdir()
-        args = ["build", "-trimpath"]
-        if spec.tags:
-            args += ["-tags", ",".join(spec.tags)]
-        args += ["-ldflags", " ".join(spec.ldflags), "-o", f"{tmp}/"]
-        args += [b.package for b in spec.binaries]
-        run_go(args, work, build_env, log)
+        if spec.binaries:
+            run_go(["build", *flags, "-o", f"{tmp}/", *(b.package for b in spec.binaries)],
+                   work, build_env, log)
         for b in spec.binaries:
             built = tmp / _default_name(b.package)
             if built.name != b.name:
                 built.rename(tmp / b.name)
+        for t in spec.tests:
+            run_go(["test", "-c", *flags, "-o", str(tmp / t.name), t.package], work, build_env,
+                   log)
+        for b in (*spec.binaries, *spec.tests):
             if not (tmp / b.name).is_file():
-                raise KubeforgeError(f"go build did not produce {b.name}; see {log}")
+                raise KubeforgeError(f"go did not produce {b.name}; see {log}")

@@ -33,17 +33,18 @@ TRIM: tuple[str, ...] = (
 SKIP_CONTENTS = ("dev", "proc", "sys", "run", "tmp")
 
 
-def _key() -> str:
-    return hashlib.sha256(f"{SUITE} {' '.join(PACKAGES)}".encode()).hexdigest()[:10]
+def _key(packages: tuple[str, ...]) -> str:
+    return hashlib.sha256(f"{SUITE} {' '.join(packages)}".encode()).hexdigest()[:10]
 
 
-def base_dir(layout: MirrorLayout) -> Path:
-    return layout.rootfs / f"{SUITE}-{_key()}"
+def base_dir(layout: MirrorLayout, packages: tuple[str, ...] = PACKAGES) -> Path:
+    return layout.rootfs / f"{SUITE}-{_key(packages)}"
 
 
-def ensure_rootfs(layout: MirrorLayout) -> Path:
-    root = base_dir(layout)
-    label = f"[mirror] debian {SUITE} base ({', '.join(PACKAGES)})"
+def ensure_rootfs(layout: MirrorLayout, packages: tuple[str, ...] = PACKAGES) -> Path:
+    """The Debian tree with `packages`, keyed by them (another set is another tree)."""
+    root = base_dir(layout, packages)
+    label = f"[mirror] debian {SUITE} base ({', '.join(packages)})"
     if root.is_dir():
         print(f"{label}: cached", flush=True)
         return root
@@ -53,7 +54,7 @@ def ensure_rootfs(layout: MirrorLayout) -> Path:
     print(f"{label}: debootstrap ...", flush=True)
     start = time.monotonic()
     with atomic_path(root) as tmp:
-        cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
+        cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}",
                SUITE, str(tmp), DEBIAN_MIRROR]
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               check=False)
@@ -72,9 +73,10 @@ def ensure_rootfs(layout: MirrorLayout) -> Path:
     return root
 
 
-def base_layer(layout: MirrorLayout, images: oci.ImageLayout) -> oci.Layer:
-    """The layer of the Debian base, written to `images` once and then reused by digest."""
-    root = ensure_rootfs(layout)
+def base_layer(layout: MirrorLayout, images: oci.ImageLayout,
+               packages: tuple[str, ...] = PACKAGES) -> oci.Layer:
+    """The layer of a Debian base, written to `images` once and then reused by digest."""
+    root = ensure_rootfs(layout, packages)
     cache = root.with_name(root.name + ".layer.json")
     if cache.exists():
         layer = oci.Layer.from_json(json.loads(cache.read_text()))

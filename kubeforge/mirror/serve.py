@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,12 +190,14 @@ def local_address(listen: str) -> str:
     return "127.0.0.1" if listen == "0.0.0.0" else listen
 
 
-def push_images(listen: str, layout: MirrorLayout | None = None) -> dict[str, str]:
+def push_images(listen: str, layout: MirrorLayout | None = None,
+                refs: Iterable[str] | None = None) -> dict[str, str]:
+    """Push the layout's images (or only `refs`) into the running registry."""
     lay = _layout(layout)
     images = oci.ImageLayout(lay.images)
     client = registry.RegistryClient(REGISTRY.url(local_address(listen)))
     pushed: dict[str, str] = {}
-    for ref in sorted(images.index()):
+    for ref in sorted(images.index() if refs is None else refs):
         repo, tag = registry.target_of(ref)
         digest, uploaded = registry.push(client, images, ref)
         pushed[ref] = digest

@@ -1,0 +1,240 @@
+"""The images the conformance suite runs, built from what they are instead of pulled.
+
+The suite names its images itself (`e2e.test --list-images`); each one it uses in a
+[Conformance] spec has a recipe here, keyed by the image's last path element:
+
+- agnhost (the suite's Swiss army knife) is a Go program of the k8s.io/kubernetes module, on a
+  Debian base with the tools its specs exec (dig, curl, nc, ip, iperf, socat);
+- busybox is Debian's static busybox with a link per applet; nonewprivs' nnp sits on it, setuid;
+- nginx is Debian's nginx; glibc-dns-testing is Debian's dig with CoreDNS;
+- sample-apiserver is the k8s.io/sample-apiserver program; etcd and pause are the mirror's own.
+
+Upstream's tags are kept so that the suite finds every image where it looks, but the content is
+built from this release's sources (agnhost's two tags carry the same program, nginx's two tags the
+same Debian nginx): every image says what it holds in its `org.kubeforge.source` label, and
+`kubeforge conformance --list-images` prints it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeforge import versions
+from kubeforge.errors import KubeforgeError
+from kubeforge.mirror import gotool, oci, rootfs
+from kubeforge.mirror.components import version_of
+from kubeforge.mirror.fsutil import human_duration
+from kubeforge.mirror.images import STATIC_BASE
+from kubeforge.mirror.layout import MirrorLayout
+
+#: The Debian base of agnhost and the Debian-made images: what their specs exec (agnhost's
+#: upstream Dockerfile installs the Alpine equivalents), and nginx.
+E2E_PACKAGES: tuple[str, ...] = (
+    "bind9-dnsutils", "curl", "netcat-openbsd", "iproute2", "iperf", "socat", "nginx",
+    "ca-certificates",
+)
+SOURCE_LABEL = "org.kubeforge.source"
+# agnhost's SupplementalGroups spec expects this user and group in the image (its Dockerfile).
+AGNHOST_USERS = b"user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\n"
+AGNHOST_GROUPS = (b"user-defined-in-image:x:1000:\n"
+                  b"group-defined-in-image:x:50000:user-defined-in-image\n")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where an image's files come from."""
+
+    conformance: Path  # the conformance build (agnhost, nnp, sample-apiserver, e2e.test)
+    kubernetes_module: Path  # the k8s.io/kubernetes module tree (test/images/...)
+    builds: Callable[[str], Path]  # another component's build dir, by component name
+    debian: Path  # the E2E_PACKAGES tree
+
+
+@dataclass(frozen=True)
+class Recipe:
+    base: str  # "debian" (E2E_PACKAGES), "busybox", "static" (passwd and /tmp only) or "none"
+    files: Callable[[Inputs], dict[str, Path | bytes]]
+    config: oci.ImageConfig
+    source: str
+    links: dict[str, str] | None = None  # path -> symlink target
+    dirs: tuple[str, ...] = ()
+    setuid: tuple[str, ...] = ()
+
+
+def _agnhost_files(i: Inputs) -> dict[str, Path | bytes]:
+    porter = i.kubernetes_module / "test/images/agnhost/porter"
+    return {
+        "agnhost": i.conformance / "agnhost",
+        "coredns": i.builds("coredns") / "coredns",
+        "localhost.crt": porter / "localhost.crt",
+        "localhost.key": porter / "localhost.key",
+        "etc/passwd": (i.debian / "etc/passwd").read_bytes() + AGNHOST_USERS,
+        "etc/group": (i.debian / "etc/group").read_bytes() + AGNHOST_GROUPS,
+    }
+
+
+def _web(name: str) -> Callable[[Inputs], dict[str, Path | bytes]]:
+    """kitten and nautilus: agnhost serving two files (its test-webserver)."""
+    def files(i: Inputs) -> dict[str, Path | bytes]:
+        html = i.kubernetes_module / f"test/images/{name}/html"
+        return {**_agnhost_files(i), f"{name}.jpg": html / f"{name}.jpg",
+                "data.json": html / "data.json"}
+    return files
+
+
+_AGNHOST = oci.ImageConfig(entrypoint=("/agnhost",), cmd=("pause",))
+_AGNHOST_LINKS = {"agnhost-2": "agnhost"}
+
+RECIPES: dict[str, Recipe] = {
+    "agnhost": Recipe("debian", _agnhost_files, _AGNHOST,
+                      "agnhost of k8s.io/kubernetes@{k} on Debian {suite}",
+                      links=_AGNHOST_LINKS, dirs=("uploads",)),
+    "kitten": Recipe("debian", _web("kitten"), oci.ImageConfig(
+        entrypoint=("/agnhost",), cmd=("test-webserver",)),
+        "agnhost of k8s.io/kubernetes@{k} + test/images/kitten/html", links=_AGNHOST_LINKS),
+    "nautilus": Recipe("debian", _web("nautilus"), oci.ImageConfig(
+        entrypoint=("/agnhost",), cmd=("test-webserver",)),
+        "agnhost of k8s.io/kubernetes@{k} + test/images/nautilus/html", links=_AGNHOST_LINKS),
+    "busybox": Recipe("busybox", lambda i: {}, oci.ImageConfig(cmd=("sh",)),
+                      "Debian {suite} busybox-static"),
+    "nonewprivs": Recipe("busybox", lambda i: {"usr/local/bin/nnp": i.conformance / "nnp"},
+                         oci.ImageConfig(cmd=("nnp",)),
+                         "nnp of k8s.io/kubernetes@{k} (setuid) on Debian busybox-static",
+                         setuid=("usr/local/bin/nnp",)),
+    "nonroot": Recipe("debian", lambda i: {}, oci.ImageConfig(user="1234"),
+                      "Debian {suite} base, user 1234"),
+    "nginx": Recipe("debian", lambda i: {}, oci.ImageConfig(cmd=("nginx", "-g", "daemon off;")),
+                    "Debian {suite} nginx", dirs=("var/log/nginx",)),
+    "glibc-dns-testing": Recipe("debian", lambda i: {"coredns": i.builds("coredns") / "coredns"},
+                                oci.ImageConfig(), "Debian {suite} dig + the mirror's CoreDNS"),
+    "sample-apiserver": Recipe(
+        "static", lambda i: {"sample-apiserver": i.conformance / "sample-apiserver"},
+        oci.ImageConfig(entrypoint=("/sample-apiserver",)),
+        "k8s.io/sample-apiserver of k8s.io/kubernetes@{k}"),
+    "etcd": Recipe("static", lambda i: {f"usr/local/bin/{b}": i.builds("etcd") / b
+                                        for b in ("etcd", "etcdctl", "etcdutl")},
+                   oci.ImageConfig(entrypoint=("/usr/local/bin/etcd",)),
+                   "etcd {etcd} (the release's)"),
+    "pause": Recipe("none", lambda i: {"pause": i.builds("pause") / "pause"},
+                    oci.ImageConfig(entrypoint=("/pause",), user="65535:65535"),
+                    "pause of k8s.io/kubernetes@{k}"),
+}
+
+
+def recipe_name(ref: str) -> str:
+    """The recipe an image reference needs: its repository's last element."""
+    _, repo, _ = oci.split_ref(ref)
+    return repo.rsplit("/", 1)[-1]
+
+
+def source_of(ref: str, release: versions.Release) -> str | None:
+    recipe = RECIPES.get(recipe_name(ref))
+    if recipe is None:
+        return None
+    return recipe.source.format(k=f"v{release.kubernetes}", suite=rootfs.SUITE,
+                                etcd=release.etcd)
+
+
+def busybox_applets(busybox: Path) -> list[str]:
+    """Every applet path (`bin/sh`, `usr/bin/wget`, ...) the static busybox provides."""
+    proc = subprocess.run([str(busybox), "--list-full"], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise KubeforgeError(f"{busybox} --list-full failed: {proc.stderr.strip()}")
+    return [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+
+
+class _Bases:
+    def __init__(self, layout: MirrorLayout, images: oci.ImageLayout, inputs: Inputs) -> None:
+        self.layout, self.images, self.inputs = layout, images, inputs
+        self._cache: dict[str, list[oci.Layer]] = {}
+
+    def get(self, kind: str) -> list[oci.Layer]:
+        if kind not in self._cache:
+            self._cache[kind] = self._make(kind)
+        return self._cache[kind]
+
+    def _make(self, kind: str) -> list[oci.Layer]:
+        static = [*oci.file_entries(STATIC_BASE, mode=0o644), oci.Entry("tmp", "dir", mode=0o1777)]
+        if kind == "none":
+            return []
+        if kind == "static":
+            return [self.images.put_layer(static, "static base")]
+        if kind == "busybox":
+            busybox = self.inputs.builds("busybox") / "busybox"
+            links = [oci.Entry(p, "symlink", target="/bin/busybox", mode=0o777)
+                     for p in busybox_applets(busybox) if p != "bin/busybox"]
+            entries = _with_parents([*static, *oci.file_entries({"bin/busybox": busybox}),
+                                     *links])
+            return [self.images.put_layer(entries, "busybox-static")]
+        return [rootfs.base_layer(self.layout, self.images, E2E_PACKAGES)]
+
+
+def _with_parents(entries: Iterable[oci.Entry]) -> list[oci.Entry]:
+    """entries plus a dir entry for every parent not already there."""
+    out = {e.path: e for e in entries}
+    for path in list(out):
+        parts = path.split("/")
+        for n in range(1, len(parts)):
+            d = "/".join(parts[:n])
+            out.setdefault(d, oci.Entry(d, "dir", mode=0o755))
+    return list(out.values())
+
+
+def _mode(e: oci.Entry, recipe: Recipe) -> int:
+    if e.path in recipe.setuid:
+        return 0o4755
+    if e.kind == "file" and (e.path.startswith("etc/") or "." in e.path.rsplit("/", 1)[-1]):
+        return 0o644  # data: passwd, certificates, html (programs have no dot in their name)
+    return e.mode
+
+
+def build_e2e_images(layout: MirrorLayout, release: versions.Release,
+                     refs: Iterable[str]) -> dict[str, str]:
+    """Write the images among `refs` that have a recipe; return ref -> what it holds.
+
+    Refs without a recipe are left out (the caller reports them)."""
+    images = oci.ImageLayout(layout.images)
+    log = layout.work_dir("conformance", release.kubernetes) / "images.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    module = Path(gotool.module_info("k8s.io/kubernetes", f"v{release.kubernetes}",
+                                     gotool.go_env(), log)["Dir"])
+    inputs = Inputs(
+        conformance=layout.build_dir("conformance", release.kubernetes),
+        kubernetes_module=module,
+        builds=lambda c: layout.build_dir(c, version_of(c, release)),
+        debian=rootfs.base_dir(layout, E2E_PACKAGES),
+    )
+    bases = _Bases(layout, images, inputs)
+    out: dict[str, str] = {}
+    for ref in refs:
+        name = recipe_name(ref)
+        recipe = RECIPES.get(name)
+        source = source_of(ref, release)
+        if recipe is None or source is None:
+            continue
+        out[ref] = source
+        label = f"[mirror] test image {ref}"
+        if images.has_image(ref):
+            print(f"{label}: cached", flush=True)
+            continue
+        start = time.monotonic()
+        base = bases.get(recipe.base)  # first: the Debian tree _agnhost_files reads
+        files = recipe.files(inputs)
+        entries = [oci.Entry(e.path, e.kind, e.source, e.data, _mode(e, recipe), e.target)
+                   for e in oci.file_entries(files)]
+        entries += [oci.Entry(p, "symlink", target=t, mode=0o777)
+                    for p, t in (recipe.links or {}).items()]
+        entries += [oci.Entry(d, "dir", mode=0o755) for d in recipe.dirs]
+        config = oci.ImageConfig(entrypoint=recipe.config.entrypoint, cmd=recipe.config.cmd,
+                                 user=recipe.config.user, labels={SOURCE_LABEL: source})
+        layers = [*base, images.put_layer(_with_parents(entries), f"{name} files")] \
+            if entries else base
+        desc = images.put_image(ref, layers, config)
+        print(f"{label}: {desc.digest} (took {human_duration(time.monotonic() - start)})",
+              flush=True)
+    return out

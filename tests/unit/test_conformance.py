@@ -1,0 +1,160 @@
+"""`kubeforge conformance`: spec selection, the report and live output read back, the suite's
+registries remapped, the ginkgo command. The runs themselves are `make conformance` and CI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kubeforge import versions
+from kubeforge.conformance import images, modes, results, run
+from kubeforge.errors import KubeforgeError
+from kubeforge.mirror import e2eimages
+from kubeforge.spec import load_spec
+
+TEST_SPEC = Path(__file__).resolve().parents[1] / "lab" / "cluster.yml"
+RELEASE = versions.RELEASES[versions.DEFAULT_KUBERNETES]
+
+
+@pytest.mark.parametrize("spec_text", [
+    "[sig-node] Pods should be submitted and removed [NodeConformance] [Conformance]",
+    "[sig-network] DNS should provide DNS for the cluster [Conformance]",
+])
+def test_quick_mode_focus_matches_its_specs(spec_text: str) -> None:
+    sel = modes.selection("quick")
+    assert sel.labels == "Conformance"
+    assert re.search(sel.focus, spec_text)
+    assert not re.search(sel.focus, "[sig-network] DNS should provide DNS for services")
+
+
+def test_modes_are_label_filters() -> None:
+    assert modes.selection("certified").ginkgo_args() == ["--label-filter=Conformance"]
+    nd = modes.selection("non-disruptive", skip="sig-storage")
+    assert nd.ginkgo_args() == ["--label-filter=Conformance && !Serial && !Disruptive",
+                                "--skip=sig-storage"]
+    # --focus replaces quick's own list; the label filter keeps it to conformance specs
+    assert modes.selection("quick", focus="sig-apps").ginkgo_args() == [
+        "--label-filter=Conformance", "--focus=sig-apps"]
+
+
+@pytest.mark.parametrize(("mode", "focus", "message"), [
+    ("quick", "([unclosed", "is not a regular expression"),
+    ("nope", None, "unknown mode"),
+])
+def test_bad_selection_is_a_clear_error(mode: str, focus: str | None, message: str) -> None:
+    with pytest.raises(KubeforgeError, match=message):
+        modes.selection(mode, focus)
+
+
+JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuites tests="4" disabled="0" errors="0" failures="1" time="95.5">
+  <testsuite name="Kubernetes e2e suite" tests="4" skipped="1" failures="1" errors="0"
+             time="95.5">
+    <testcase name="[SynchronizedBeforeSuite]" classname="Kubernetes e2e suite"
+              status="passed" time="2.0"></testcase>
+    <testcase name="[It] [sig-node] Pods should be submitted and removed [Conformance]"
+              classname="Kubernetes e2e suite" status="passed" time="10.5"></testcase>
+    <testcase name="[It] [sig-network] DNS should provide DNS for the cluster [Conformance]"
+              classname="Kubernetes e2e suite" status="failed" time="60.0">
+      <failure message="timed out" type="failed">dig returned nothing</failure>
+    </testcase>
+    <testcase name="[It] [sig-apps] Job should run a job to completion [Conformance]"
+              classname="Kubernetes e2e suite" status="skipped" time="0">
+      <skipped message="skipped"></skipped>
+    </testcase>
+  </testsuite>
+</testsuites>
+"""
+
+
+def test_junit_summary(tmp_path: Path) -> None:
+    report = tmp_path / "junit.xml"
+    report.write_text(JUNIT)
+    s = results.parse_junit(report)
+    assert (s.passed, s.failed, s.skipped) == (1, 1, 1)
+    assert s.seconds == 95.5  # the suite's wall clock, not the sum of parallel specs
+    assert s.failures == ["[It] [sig-network] DNS should provide DNS for the cluster "
+                          "[Conformance]"]
+    assert s.line() == "1 passed, 1 failed, 1 skipped in 1m36s"
+
+
+def test_a_failed_suite_setup_counts_as_a_failure(tmp_path: Path) -> None:
+    report = tmp_path / "junit.xml"
+    report.write_text('<testsuites><testsuite time="3"><testcase name="[SynchronizedBeforeSuite]"'
+                      ' time="3"><failure message="nodes not ready"/></testcase></testsuite>'
+                      '</testsuites>')
+    s = results.parse_junit(report)
+    assert (s.passed, s.failed) == (0, 1)
+
+
+def test_unreadable_report_is_a_clear_error(tmp_path: Path) -> None:
+    report = tmp_path / "junit.xml"
+    report.write_text("<testsuites>")
+    with pytest.raises(KubeforgeError, match="cannot read the JUnit report"):
+        results.parse_junit(report)
+
+
+def test_progress_from_live_output() -> None:
+    p = results.Progress()
+    assert p.feed("Will run 412 of 7312 specs\n\x1b[38;5;10m•\x1b[0m•") == []
+    assert p.total == 412
+    # a line split across two reads, then a failure with its spec's text and location
+    assert p.feed("•\n------------------------------\n• [FAIL") == []
+    failures = p.feed("ED] [60.001 seconds]\n[sig-network] DNS [It] should provide DNS for the "
+                      "cluster [Conformance]\n/go/test/e2e/network/dns.go:50\n")
+    assert failures == ["[sig-network] DNS [It] should provide DNS for the cluster [Conformance]"]
+    assert (p.done, p.failed) == (4, 1)
+    assert p.line(75) == "[conformance] 4/412 specs done, 1 failed, 1m15s elapsed"
+
+
+def test_repo_list_keeps_paths_below_the_host() -> None:
+    mapping = images.repo_list("harbor.example.com:5000/k8s/")
+    assert mapping["promoterE2eRegistry"] == "harbor.example.com:5000/k8s/e2e-test-images"
+    assert mapping["gcRegistry"] == "harbor.example.com:5000/k8s"
+    assert mapping["dockerLibraryRegistry"] == "harbor.example.com:5000/k8s/library"
+    # one must stay unreachable for its spec, the other brings its own credentials
+    assert mapping["invalidRegistry"] == images.REGISTRIES["invalidRegistry"]
+    assert mapping["privateRegistry"] == images.REGISTRIES["privateRegistry"]
+    assert set(mapping) == set(images.REGISTRIES)
+
+
+@pytest.mark.parametrize("target", ["", "https://harbor.example.com", "a b"])
+def test_repo_list_rejects_a_url(target: str) -> None:
+    with pytest.raises(KubeforgeError, match="HOST"):
+        images.repo_list(target)
+
+
+def test_write_repo_list(tmp_path: Path) -> None:
+    path = images.write_repo_list({"gcRegistry": "r.example/k8s"}, tmp_path / "x" / "list.yml")
+    assert path.read_text() == "gcRegistry: r.example/k8s\n"
+
+
+def test_every_conformance_image_has_a_recipe() -> None:
+    for ref in ("registry.k8s.io/e2e-test-images/agnhost:2.66.1",
+                "registry.k8s.io/e2e-test-images/busybox:1.37.0-2",
+                "registry.k8s.io/e2e-test-images/nginx:1.27.0-2",
+                "registry.k8s.io/e2e-test-images/sample-apiserver:1.29.2",
+                "registry.k8s.io/etcd:3.7.0-0", "registry.k8s.io/pause:3.10.2"):
+        assert e2eimages.source_of(ref, RELEASE), ref
+    assert e2eimages.source_of("registry.k8s.io/sig-storage/csi-attacher:v4.8.0", RELEASE) \
+        is None
+    row = images.ImageRow("registry.k8s.io/sig-storage/csi-attacher:v4.8.0", False, None)
+    assert "no recipe" in row.line() and row.line().startswith("missing")
+
+
+def test_ginkgo_command(tmp_path: Path) -> None:
+    spec = load_spec(TEST_SPEC, check_files=False)
+    suite = run.Suite(tmp_path / "e2e.test", tmp_path / "ginkgo", tmp_path / "kubectl")
+    argv = run.ginkgo_argv(suite, spec, run.Options(mode="non-disruptive", parallel=3),
+                           tmp_path / "out", tmp_path / "admin.conf")
+    assert argv[0] == str(tmp_path / "ginkgo")
+    sep = argv.index("--")
+    ginkgo, e2e = argv[1:sep], argv[sep + 1:]
+    assert "--procs=3" in ginkgo and "--junit-report=junit.xml" in ginkgo
+    assert "--label-filter=Conformance && !Serial && !Disruptive" in ginkgo
+    assert ginkgo[-1] == str(tmp_path / "e2e.test")  # the precompiled suite, then its flags
+    assert f"--kubeconfig={tmp_path / 'admin.conf'}" in e2e
+    assert f"--kubectl-path={tmp_path / 'kubectl'}" in e2e
+    assert f"--dns-domain={spec.network.dns_domain}" in e2e
