@@ -25,7 +25,7 @@ VM_APT_PACKAGES := qemu-system-x86 qemu-utils
 VM_ENV ?= vm
 
 .PHONY: setup apt venv lab mirror lab-down test lint unit test-lab e2e stack-e2e drills bench \
-	molecule vm-e2e clean
+	molecule vm-e2e conformance clean
 
 setup: apt venv
 
@@ -102,6 +102,11 @@ stack-e2e: setup
 # Every drill: CI's, then the long ones (scale out/in, the upgrade), on a deployed lab (`make lab` first).
 drills: setup
 	$(BIN)/pytest -p no:cacheprovider -s $(DRILLS) $(DAY2_DRILLS) --env $(ENV)
+
+# The upstream conformance suite, every spec (certified mode), on a deployed lab (`make lab`
+# first); the suite and its images are built on first use.
+conformance: setup
+	$(BIN)/kubeforge conformance $(ENV) --mode certified
 
 # The performance figures (not a test: run it on a quiet machine; it rebuilds the bench lab).
 bench: setup

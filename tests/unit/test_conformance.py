@@ -158,3 +158,41 @@ def test_ginkgo_command(tmp_path: Path) -> None:
     assert f"--kubeconfig={tmp_path / 'admin.conf'}" in e2e
     assert f"--kubectl-path={tmp_path / 'kubectl'}" in e2e
     assert f"--dns-domain={spec.network.dns_domain}" in e2e
+
+
+def test_busybox_and_setuid_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The busybox-based test images: one link per applet, nnp setuid, the source labelled."""
+    import tarfile
+
+    from kubeforge.mirror import gotool, oci
+    from kubeforge.mirror.layout import MirrorLayout
+
+    layout = MirrorLayout(tmp_path / "mirror")
+    busybox = layout.build_dir("busybox", "x")
+    busybox.mkdir(parents=True)
+    (busybox / "busybox").write_text("#!/bin/sh\nprintf 'bin/busybox\\nbin/sh\\nusr/bin/wget\\n'\n")
+    (busybox / "busybox").chmod(0o755)
+    suite = layout.build_dir("conformance", RELEASE.kubernetes)
+    suite.mkdir(parents=True)
+    (suite / "nnp").write_bytes(b"\x7fELF")
+    monkeypatch.setattr(e2eimages, "version_of", lambda c, r: "x")
+    monkeypatch.setattr(gotool, "module_info", lambda *a: {"Dir": str(tmp_path / "k8s")})
+    monkeypatch.setattr(gotool, "go_env", lambda *a: {})
+    refs = ["registry.k8s.io/e2e-test-images/busybox:1.37.0-2",
+            "registry.k8s.io/e2e-test-images/nonewprivs:1.4",
+            "registry.k8s.io/sig-storage/csi-attacher:v4.8.0"]
+    built = e2eimages.build_e2e_images(layout, RELEASE, refs)
+    assert set(built) == set(refs[:2])  # no recipe: left out for the caller to report
+    images = oci.ImageLayout(layout.images)
+    manifest = images.read_json(images.index()[refs[1]].digest)
+    config = images.read_json(manifest["config"]["digest"])
+    assert config["config"]["Labels"][e2eimages.SOURCE_LABEL] == built[refs[1]]
+    members: dict[str, tarfile.TarInfo] = {}
+    for layer in manifest["layers"]:
+        with tarfile.open(images.blob_path(layer["digest"]), mode="r:gz") as tar:
+            members.update({m.name: m for m in tar.getmembers()})
+    assert members["bin/sh"].issym() and members["bin/sh"].linkname == "/bin/busybox"
+    assert members["usr/bin/wget"].issym() and members["usr/bin"].isdir()
+    assert members["usr/local/bin/nnp"].mode == 0o4755
+    assert members["tmp"].mode == 0o1777
+    assert config["config"]["Cmd"] == ["nnp"]
