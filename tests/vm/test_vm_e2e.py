@@ -27,7 +27,7 @@ pytestmark = pytest.mark.lab
 @pytest.fixture(scope="module")
 def spec(pytestconfig: pytest.Config) -> ClusterSpec:
     env = str(pytestconfig.getoption("env"))
-    s = load_spec(env)
+    s = load_spec(env, check_files=False)  # `lab up` below makes the SSH key and known_hosts
     if s.lab is None or s.lab.kind != "vm":
         raise pytest.UsageError(f"{env} is not a VM lab (lab.kind: vm)")
     return s
