@@ -43,7 +43,27 @@ def _locked(plan: LabPlan) -> Iterator[None]:
         yield
 
 
+#: Free space the lab needs on the disk under its folder: the machines keep their images, etcd
+#: data and logs there, and their kubelets evict pods below 2 GiB free (the lab's evictionHard).
+MIN_FREE_GIB = 10
+
+
+def check_free_space(path: Path, min_gib: float = MIN_FREE_GIB) -> None:
+    """Refuse to boot machines on a nearly full disk, with the figures, before kubelets evict."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    usage = shutil.disk_usage(existing)
+    free_gib = usage.free / 2**30
+    if free_gib < min_gib:
+        used = usage.used / usage.total
+        raise KubeforgeError(
+            f"only {free_gib:.1f} GiB free on the disk of {existing} ({used:.0%} used); the lab "
+            f"machines need {min_gib} GiB there for images, etcd and logs, and "
+            "their kubelets evict pods below 2 GiB. Free some space (old mirror or Go build "
+            "caches, `kubeforge lab down` of other labs) and run it again")
+
+
 def _preflight(plan: LabPlan) -> None:
+    check_free_space(plan.dir)
     if plan.kind == "vm":
         require_host([t for t in RUNTIME_TOOLS if t not in ("systemd-nspawn", "nsenter")])
         vm.require_tools()

@@ -79,3 +79,4 @@ def test_seed_script_copies_identity_once() -> None:
     assert lines[0] == "#!/bin/sh"
     assert 'if [ ! -e /etc/kubeforge-machine ]; then cp -a "$dir/identity/." /; fi' in lines
     assert 'cp -a "$dir/runtime/." /' in lines
+
