@@ -38,6 +38,7 @@ E2E_PACKAGES: tuple[str, ...] = (
     "ca-certificates",
 )
 SOURCE_LABEL = "org.kubeforge.source"
+REF_LABEL = "org.kubeforge.ref"
 # agnhost's SupplementalGroups spec expects this user and group in the image (its Dockerfile).
 AGNHOST_USERS = b"user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\n"
 AGNHOST_GROUPS = (b"user-defined-in-image:x:1000:\n"
@@ -125,14 +126,20 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def recipe_name(ref: str) -> str:
-    """The recipe an image reference needs: its repository's last element."""
-    _, repo, _ = oci.split_ref(ref)
-    return repo.rsplit("/", 1)[-1]
+#: The registry of the suite's public images (the private and the invalid one stay upstream's).
+SUITE_REGISTRY = "registry.k8s.io"
+
+
+def recipe_name(ref: str) -> str | None:
+    """The recipe an image reference needs (its repository's last element), if it is one of
+    the suite's public images."""
+    host, repo, _ = oci.split_ref(ref)
+    return repo.rsplit("/", 1)[-1] if host == SUITE_REGISTRY else None
 
 
 def source_of(ref: str, release: versions.Release) -> str | None:
-    recipe = RECIPES.get(recipe_name(ref))
+    name = recipe_name(ref)
+    recipe = RECIPES.get(name) if name else None
     if recipe is None:
         return None
     return recipe.source.format(k=f"v{release.kubernetes}", suite=rootfs.SUITE,
@@ -213,9 +220,9 @@ def build_e2e_images(layout: MirrorLayout, release: versions.Release,
     out: dict[str, str] = {}
     for ref in refs:
         name = recipe_name(ref)
-        recipe = RECIPES.get(name)
+        recipe = RECIPES.get(name) if name else None
         source = source_of(ref, release)
-        if recipe is None or source is None:
+        if name is None or recipe is None or source is None:
             continue
         out[ref] = source
         label = f"[mirror] test image {ref}"
@@ -230,8 +237,12 @@ def build_e2e_images(layout: MirrorLayout, release: versions.Release,
         entries += [oci.Entry(p, "symlink", target=t, mode=0o777)
                     for p, t in (recipe.links or {}).items()]
         entries += [oci.Entry(d, "dir", mode=0o755) for d in recipe.dirs]
+        # the reference in a label: two tags of one recipe (agnhost 2.55 and 2.66.1) get two
+        # image IDs, as upstream's do; with one ID, the runtime may report a pod's image under
+        # the other tag, and the specs that compare a pod's image with its spec would fail
         config = oci.ImageConfig(entrypoint=recipe.config.entrypoint, cmd=recipe.config.cmd,
-                                 user=recipe.config.user, labels={SOURCE_LABEL: source})
+                                 user=recipe.config.user,
+                                 labels={SOURCE_LABEL: source, REF_LABEL: ref})
         layers = [*base, images.put_layer(_with_parents(entries), f"{name} files")] \
             if entries else base
         desc = images.put_image(ref, layers, config)

@@ -140,6 +140,8 @@ def test_every_conformance_image_has_a_recipe() -> None:
         assert e2eimages.source_of(ref, RELEASE), ref
     assert e2eimages.source_of("registry.k8s.io/sig-storage/csi-attacher:v4.8.0", RELEASE) \
         is None
+    # the private registry's agnhost is not the suite's public one: never built
+    assert e2eimages.source_of("gcr.io/k8s-authenticated-test/agnhost:2.6", RELEASE) is None
     row = images.ImageRow("registry.k8s.io/sig-storage/csi-attacher:v4.8.0", False, None)
     assert "no recipe" in row.line() and row.line().startswith("missing")
 
@@ -187,6 +189,10 @@ def test_busybox_and_setuid_images(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     manifest = images.read_json(images.index()[refs[1]].digest)
     config = images.read_json(manifest["config"]["digest"])
     assert config["config"]["Labels"][e2eimages.SOURCE_LABEL] == built[refs[1]]
+    # one recipe, two tags: two image IDs (the runtime reports a pod's image by its ID)
+    older = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
+    e2eimages.build_e2e_images(layout, RELEASE, [older])
+    assert images.index()[older].digest != images.index()[refs[0]].digest
     members: dict[str, tarfile.TarInfo] = {}
     for layer in manifest["layers"]:
         with tarfile.open(images.blob_path(layer["digest"]), mode="r:gz") as tar:
