@@ -96,6 +96,7 @@ def group_vars(spec: ClusterSpec) -> dict[str, Any]:
         "kubeforge_cgroup_v1": spec.kubernetes.cgroup_v1,
         "kubeforge_in_container": spec.kubernetes.in_container,
         "kubeforge_kubeadm_timeouts": kubeadm_timeouts(spec.kubernetes.kubeadm_timeout_scale),
+        "kubeforge_timeout_scale": spec.kubernetes.kubeadm_timeout_scale,
         "kubeforge_control_plane_endpoint": {
             "mode": ep.mode,
             "address": str(ep.address) if ep.address else None,

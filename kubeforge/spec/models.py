@@ -97,8 +97,9 @@ class Kubernetes(Model):
         "for pods and the host keeps the kernel's conntrack table size")
     kubeadm_timeout_scale: Annotated[int, Field(ge=1, le=20)] = Field(
         1, description="Multiply kubeadm's own timeouts (control-plane health 4m, API calls 1m, "
-        "...) for slow hosts, such as emulated VMs: kubeadm init fails when the new kube-apiserver "
-        "answers later than they allow")
+        "...) and the VIP's haproxy health check (2 s) for slow hosts, such as emulated VMs: "
+        "kubeadm init fails, and haproxy takes a kube-apiserver out, when it answers later than "
+        "they allow")
 
     _v = field_validator("version", mode="before")(_strip_v)
 
