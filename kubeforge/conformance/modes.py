@@ -19,7 +19,7 @@ QUICK_SPECS: tuple[str, ...] = (
     "[sig-network] DNS should provide DNS for the cluster",
     "[sig-network] Services should serve a basic endpoint from pods",
     "[sig-apps] Deployment RollingUpdateDeployment should delete old pods and create new ones",
-    "[sig-storage] ConfigMap should be consumable from pods in volume [NodeConformance]",
+    "[sig-storage] ConfigMap should be consumable from pods in volume [Conformance]",
 )
 
 
