@@ -84,8 +84,10 @@ class Progress:
     _want_name: bool = False
 
     def feed(self, text: str) -> list[str]:
-        text = _ANSI.sub("", self._pending + text)
-        lines = text.split("\n")
+        text = _ANSI.sub("", text)
+        # a parallel run prints its marks on one long line: count them as they come
+        self.done += text.count("•")
+        lines = (self._pending + text).split("\n")
         self._pending = lines.pop()  # a partial line waits for the rest
         failures: list[str] = []
         for line in lines:
@@ -97,7 +99,6 @@ class Progress:
                     failures.append(line.strip())
                     self._want_name = False
                 continue
-            self.done += line.count("•")
             if _FAILED.search(line):
                 self.failed += 1
                 self._want_name = True
