@@ -12,9 +12,15 @@ RELEASES := --release 1.37.2
 # Fault and day-2 drills CI runs after the deploy, least disruptive first: the restore rewinds
 # the cluster to the drill's own snapshot.
 DRILLS := $(addprefix tests/drills/test_,cgroup_v1_preflight.py vip_failover.py control_plane_loss.py \
-	addon_lifecycle.py certs_renew.py no_secrets_in_logs.py quorum_loss.py etcd_backup_restore.py)
-# The long drills (15-20 minutes each on the lab): `make drills` runs them after the others.
-DAY2_DRILLS := $(addprefix tests/drills/test_,scale_remove.py upgrade.py)
+	addon_lifecycle.py no_secrets_in_logs.py quorum_loss.py etcd_backup_restore.py)
+# The long drills (certificate renewal about 5 minutes, scale and upgrade 15-20 each on the lab):
+# `make drills` runs them after the others.
+DAY2_DRILLS := $(addprefix tests/drills/test_,certs_renew.py scale_remove.py upgrade.py)
+# CI's share of the upstream conformance suite, on the fresh cluster before the drills: every
+# [sig-network] conformance spec that may share the cluster (47 at 1.37: DNS, Services,
+# EndpointSlices, Ingress and IngressClass API, proxy), the part an installer's CNI, kube-proxy,
+# CoreDNS and ingress decide; about 2 minutes on the lab. `make conformance` runs all of it.
+CI_CONFORMANCE := --mode non-disruptive --focus '\[sig-network\]' --timeout 15m
 # Debian packages the control host needs: the lab (debootstrap, systemd-nspawn, iproute2),
 # runc's cgo build (libseccomp-dev, pkg-config), the Debian package mirror (dpkg-dev, and
 # apt-utils for apt-ftparchive).
@@ -61,7 +67,8 @@ lab-down: venv
 	$(BIN)/kubeforge lab down $(ENV)
 
 # Static checks, unit tests, then the real thing: lab machines, an HA cluster deployed from bare
-# machines with the offline mirror, an idempotent re-run, the testinfra checks and a fault drill.
+# machines with the offline mirror, an idempotent re-run, the testinfra checks, a share of the
+# conformance suite and the fault drills.
 test: setup lint unit test-lab e2e stack-e2e
 
 lint: venv
@@ -89,6 +96,7 @@ e2e: setup
 	$(BIN)/kubeforge deploy $(ENV)
 	$(BIN)/kubeforge deploy $(ENV) --expect-no-changes
 	$(BIN)/kubeforge verify $(ENV)
+	$(BIN)/kubeforge conformance $(ENV) $(CI_CONFORMANCE)
 	$(BIN)/pytest -p no:cacheprovider -s $(DRILLS) --env $(ENV)
 	$(BIN)/kubeforge lab down $(ENV)
 
