@@ -240,9 +240,10 @@ def build_e2e_images(layout: MirrorLayout, release: versions.Release,
         out[ref] = source
         label = f"[mirror] test image {ref}"
         # kept: one of this recipe version, or one of the mirror's own (etcd and pause are the
-        # release's images, made by images.py without the label, and stay exactly those)
-        if images.has_image(ref) and _labels(images, ref).get(RECIPE_LABEL, RECIPE_VERSION) \
-                == RECIPE_VERSION:
+        # release's images, made by images.py without a source label, and stay exactly those)
+        if images.has_image(ref) and (
+                SOURCE_LABEL not in (labels := _labels(images, ref))
+                or labels.get(RECIPE_LABEL) == RECIPE_VERSION):
             print(f"{label}: cached", flush=True)
             continue
         start = time.monotonic()
