@@ -16,6 +16,7 @@ from typing import Any
 
 from kubeforge import paths
 from kubeforge.errors import KubeforgeError
+from kubeforge.mirror.layout import MirrorLayout
 from kubeforge.spec.models import ClusterSpec, Host
 
 SECONDS_PER_DAY = 86_400
@@ -177,14 +178,15 @@ def _ssh(spec: ClusterSpec, host: Host, command: str, timeout: float = 30) -> st
     return res.stdout
 
 
-def _kubectl(spec: ClusterSpec) -> list[str]:
+def kubectl_argv(spec: ClusterSpec) -> list[str]:
+    """kubectl (the mirror's of the spec's release, else PATH's) with the cluster's admin
+    kubeconfig; a clear error when that kubeconfig is missing."""
     kubeconfig = paths.admin_kubeconfig(spec.name)
     if not kubeconfig.is_file():
         raise KubeforgeError(f"{kubeconfig} is missing: deploy first (`kubeforge deploy "
                              f"{spec.name}`) or refresh it (`kubeforge certs {spec.name} --renew` "
                              "fetches it too)")
-    mirror = (paths.cache_dir() / "mirror" / "files" / "release" / f"v{spec.kubernetes.version}"
-              / "bin/linux/amd64/kubectl")
+    mirror = MirrorLayout.default().release_bin(spec.kubernetes.version, "kubectl")
     binary = str(mirror) if mirror.is_file() else shutil.which("kubectl")
     if not binary:
         raise KubeforgeError("kubectl is not installed (and the mirror has none): install it")
@@ -194,8 +196,8 @@ def _kubectl(spec: ClusterSpec) -> list[str]:
 def collect(spec: ClusterSpec) -> Report:
     report = Report()
     try:
-        res = subprocess.run([*_kubectl(spec), "get", "nodes", "-o", "json"], capture_output=True,
-                             text=True, timeout=30, check=False)
+        res = subprocess.run([*kubectl_argv(spec), "get", "nodes", "-o", "json"],
+                             capture_output=True, text=True, timeout=30, check=False)
         if res.returncode != 0:
             report.errors.append(f"the API does not answer through the endpoint: "
                                  f"{res.stderr.strip()[-300:]}")

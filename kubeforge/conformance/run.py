@@ -19,6 +19,7 @@ from kubeforge.errors import KubeforgeError
 from kubeforge.mirror import components, e2eimages, serve
 from kubeforge.mirror.layout import MirrorLayout
 from kubeforge.spec.models import ClusterSpec
+from kubeforge.status import kubectl_argv
 
 #: Seconds between two progress lines while specs run.
 PROGRESS_EVERY = 30.0
@@ -68,8 +69,8 @@ def ensure_suite(layout: MirrorLayout, release: versions.Release,
     suite = Suite(build / "e2e.test", build / "ginkgo", kubectl)
     refs = images.suite_images(suite.e2e_test, _suite_env(None))
     built = e2eimages.build_e2e_images(layout, release, refs)
-    addr = serve.listen_address(layout)
     if repo_list is None:
+        addr = serve.listen_address(layout)
         if addr is None or not serve.is_running(layout):
             raise KubeforgeError("the mirror is not serving, so the nodes cannot pull the "
                                  "suite's images: start it (`kubeforge lab up` or `kubeforge "
@@ -90,21 +91,17 @@ def ginkgo_argv(suite: Suite, spec: ClusterSpec, opts: Options, out: Path,
     ]
 
 
-def _kubectl(suite: Suite, kubeconfig: Path, *args: str, timeout: float = 60
-             ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(suite.kubectl), f"--kubeconfig={kubeconfig}", *args],
-                          capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def remove_namespaces(suite: Suite, kubeconfig: Path, wait: float = 300) -> list[str]:
+def remove_namespaces(kubectl: list[str], wait: float = 300) -> list[str]:
     """Delete what the suite left (its namespaces hold everything else it made); return the
-    namespaces still there after `wait` seconds."""
-    _kubectl(suite, kubeconfig, "delete", "namespace", "-l", E2E_NAMESPACE_LABEL,
-             "--wait=false", "--ignore-not-found")
+    namespaces still there after `wait` seconds. `kubectl`: status.kubectl_argv's command."""
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*kubectl, *args], capture_output=True, text=True, timeout=60,
+                              check=False)
+
+    run("delete", "namespace", "-l", E2E_NAMESPACE_LABEL, "--wait=false", "--ignore-not-found")
     deadline = time.monotonic() + wait
     while True:
-        res = _kubectl(suite, kubeconfig, "get", "namespace", "-l", E2E_NAMESPACE_LABEL,
-                       "-o", "name")
+        res = run("get", "namespace", "-l", E2E_NAMESPACE_LABEL, "-o", "name")
         left = res.stdout.split() if res.returncode == 0 else ["(the API did not answer)"]
         if not left or time.monotonic() > deadline:
             return left
@@ -150,10 +147,8 @@ def _interrupt(proc: subprocess.Popen[bytes]) -> None:
 def run(spec: ClusterSpec, opts: Options) -> int:
     layout = MirrorLayout.default()
     release = layout.release(spec.kubernetes.version)
+    kubectl = kubectl_argv(spec)  # first: a missing kubeconfig stops here, with the fix
     kubeconfig = paths.admin_kubeconfig(spec.name)
-    if not kubeconfig.is_file():
-        raise KubeforgeError(f"{kubeconfig} is missing: deploy the cluster first (`kubeforge "
-                             f"deploy {spec.name}`)")
     out = paths.ROOT / ".cache" / spec.name / "conformance" / time.strftime("%Y%m%dT%H%M%S")
     out.mkdir(parents=True)
     repo_list = None
@@ -175,7 +170,7 @@ def run(spec: ClusterSpec, opts: Options) -> int:
         interrupted = True
         _interrupt(proc)
     finally:
-        left = remove_namespaces(suite, kubeconfig)
+        left = remove_namespaces(kubectl)
         if left:
             print(f"[conformance] still there after cleanup: {' '.join(left)}", file=sys.stderr)
     return _report(out, proc.returncode, interrupted,

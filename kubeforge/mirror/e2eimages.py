@@ -28,7 +28,7 @@ from kubeforge.errors import KubeforgeError
 from kubeforge.mirror import gotool, oci, rootfs
 from kubeforge.mirror.components import version_of
 from kubeforge.mirror.fsutil import human_duration
-from kubeforge.mirror.images import STATIC_BASE
+from kubeforge.mirror.images import Layers, static_base_entries
 from kubeforge.mirror.layout import MirrorLayout
 
 #: The Debian base of agnhost and the Debian-made images: what their specs exec (agnhost's
@@ -140,9 +140,13 @@ def recipe_name(ref: str) -> str | None:
     return repo.rsplit("/", 1)[-1] if host == SUITE_REGISTRY else None
 
 
-def source_of(ref: str, release: versions.Release) -> str | None:
+def recipe_of(ref: str) -> Recipe | None:
     name = recipe_name(ref)
-    recipe = RECIPES.get(name) if name else None
+    return RECIPES.get(name) if name else None
+
+
+def source_of(ref: str, release: versions.Release) -> str | None:
+    recipe = recipe_of(ref)
     if recipe is None:
         return None
     return recipe.source.format(k=f"v{release.kubernetes}", suite=rootfs.SUITE,
@@ -158,44 +162,25 @@ def busybox_applets(busybox: Path) -> list[str]:
     return [line.strip() for line in proc.stdout.splitlines() if line.strip()]
 
 
-class _Bases:
-    def __init__(self, layout: MirrorLayout, images: oci.ImageLayout, inputs: Inputs) -> None:
-        self.layout, self.images, self.inputs = layout, images, inputs
-        self._cache: dict[str, list[oci.Layer]] = {}
-
-    def get(self, kind: str) -> list[oci.Layer]:
-        if kind not in self._cache:
-            self._cache[kind] = self._make(kind)
-        return self._cache[kind]
-
-    def _make(self, kind: str) -> list[oci.Layer]:
-        static = [*oci.file_entries(STATIC_BASE, mode=0o644), oci.Entry("tmp", "dir", mode=0o1777)]
-        if kind == "none":
-            return []
-        if kind == "static":
-            return [self.images.put_layer(static, "static base")]
-        if kind == "busybox":
-            busybox = self.inputs.builds("busybox") / "busybox"
-            # every applet in /bin, as in the busybox image upstream's is built from: specs exec
-            # /bin/sysctl, which Debian's busybox lists under /sbin
-            names = sorted({p.rsplit("/", 1)[-1] for p in busybox_applets(busybox)} - {"busybox"})
-            links = [oci.Entry(f"bin/{n}", "symlink", target="busybox", mode=0o777)
-                     for n in names]
-            entries = _with_parents([*static, *oci.file_entries({"bin/busybox": busybox}),
-                                     *links])
-            return [self.images.put_layer(entries, "busybox-static")]
-        return [rootfs.base_layer(self.layout, self.images, E2E_PACKAGES)]
+def _base(kind: str, layers: Layers, inputs: Inputs) -> list[oci.Layer]:
+    """A recipe's base layers: images.py's "static" and "none", or the test images' own two."""
+    if kind == "busybox":
+        return [layers.get("busybox", lambda: _busybox_layer(layers.images, inputs))]
+    if kind == "debian":
+        return [layers.get("e2e-debian", lambda: rootfs.base_layer(
+            layers.layout, layers.images, E2E_PACKAGES))]
+    return layers.base(kind)
 
 
-def _with_parents(entries: Iterable[oci.Entry]) -> list[oci.Entry]:
-    """entries plus a dir entry for every parent not already there."""
-    out = {e.path: e for e in entries}
-    for path in list(out):
-        parts = path.split("/")
-        for n in range(1, len(parts)):
-            d = "/".join(parts[:n])
-            out.setdefault(d, oci.Entry(d, "dir", mode=0o755))
-    return list(out.values())
+def _busybox_layer(images: oci.ImageLayout, inputs: Inputs) -> oci.Layer:
+    busybox = inputs.builds("busybox") / "busybox"
+    # every applet in /bin, as in the busybox image upstream's is built from: specs exec
+    # /bin/sysctl, which Debian's busybox lists under /sbin
+    names = sorted({p.rsplit("/", 1)[-1] for p in busybox_applets(busybox)} - {"busybox"})
+    links = [oci.Entry(f"bin/{n}", "symlink", target="busybox", mode=0o777) for n in names]
+    return images.put_layer(oci.with_parents(
+        [*static_base_entries(), *oci.file_entries({"bin/busybox": busybox}), *links]),
+        "busybox-static")
 
 
 def _labels(images: oci.ImageLayout, ref: str) -> dict[str, str]:
@@ -229,13 +214,11 @@ def build_e2e_images(layout: MirrorLayout, release: versions.Release,
         builds=lambda c: layout.build_dir(c, version_of(c, release)),
         debian=rootfs.base_dir(layout, E2E_PACKAGES),
     )
-    bases = _Bases(layout, images, inputs)
+    layers = Layers(layout, images)
     out: dict[str, str] = {}
     for ref in refs:
-        name = recipe_name(ref)
-        recipe = RECIPES.get(name) if name else None
-        source = source_of(ref, release)
-        if name is None or recipe is None or source is None:
+        recipe, source = recipe_of(ref), source_of(ref, release)
+        if recipe is None or source is None:
             continue
         out[ref] = source
         label = f"[mirror] test image {ref}"
@@ -247,7 +230,7 @@ def build_e2e_images(layout: MirrorLayout, release: versions.Release,
             print(f"{label}: cached", flush=True)
             continue
         start = time.monotonic()
-        base = bases.get(recipe.base)  # first: the Debian tree _agnhost_files reads
+        base = _base(recipe.base, layers, inputs)  # first: the Debian tree _agnhost_files reads
         files = recipe.files(inputs)
         entries = [oci.Entry(e.path, e.kind, e.source, e.data, _mode(e, recipe), e.target)
                    for e in oci.file_entries(files)]
@@ -261,9 +244,9 @@ def build_e2e_images(layout: MirrorLayout, release: versions.Release,
                                  user=recipe.config.user,
                                  labels={SOURCE_LABEL: source, REF_LABEL: ref,
                                          RECIPE_LABEL: RECIPE_VERSION})
-        layers = [*base, images.put_layer(_with_parents(entries), f"{name} files")] \
-            if entries else base
-        desc = images.put_image(ref, layers, config)
+        top = [images.put_layer(oci.with_parents(entries), f"{recipe_name(ref)} files")] \
+            if entries else []
+        desc = images.put_image(ref, [*base, *top], config)
         print(f"{label}: {desc.digest} (took {human_duration(time.monotonic() - start)})",
               flush=True)
     return out

@@ -99,7 +99,12 @@ def image_refs(release: versions.Release) -> dict[str, str]:
     return refs
 
 
-class _Layers:
+def static_base_entries() -> list[oci.Entry]:
+    """The "static" base of Go binaries: passwd, group, nsswitch and a sticky /tmp."""
+    return [*oci.file_entries(STATIC_BASE, mode=0o644), oci.Entry("tmp", "dir", mode=0o1777)]
+
+
+class Layers:
     """Shared layers, computed at most once per run."""
 
     def __init__(self, layout: MirrorLayout, images: oci.ImageLayout) -> None:
@@ -115,9 +120,8 @@ class _Layers:
         if kind == "none":
             return []
         if kind == "static":
-            entries = [*oci.file_entries(STATIC_BASE, mode=0o644),
-                       oci.Entry("tmp", "dir", mode=0o1777)]
-            return [self.get("static", lambda: self.images.put_layer(entries, "static base"))]
+            return [self.get("static", lambda: self.images.put_layer(static_base_entries(),
+                                                                     "static base"))]
         return [self.get("debian", lambda: rootfs.base_layer(self.layout, self.images))]
 
 
@@ -125,7 +129,7 @@ def build_images(layout: MirrorLayout, release: versions.Release,
                  only: set[str] | None = None) -> dict[str, str]:
     """Write every image of `release` into the mirror's OCI layout; return ref -> digest."""
     images = oci.ImageLayout(layout.images)
-    layers = _Layers(layout, images)
+    layers = Layers(layout, images)
     out: dict[str, str] = {}
     for name, ref in image_refs(release).items():
         recipe = RECIPES[name]

@@ -59,20 +59,22 @@ class Entry:
     gid: int = 0
 
 
-def file_entries(files: dict[str, Path | bytes], mode: int = 0o755) -> list[Entry]:
-    """Entries for `{image path: source file or content}` plus every parent directory."""
-    entries: dict[str, Entry] = {}
-    for dest, src in files.items():
-        rel = dest.strip("/")
-        parts = rel.split("/")
+def with_parents(entries: Iterable[Entry]) -> list[Entry]:
+    """`entries` plus a directory entry (0755) for every parent none of them is."""
+    out = {e.path: e for e in entries}
+    for path in list(out):
+        parts = path.split("/")
         for i in range(1, len(parts)):
             d = "/".join(parts[:i])
-            entries.setdefault(d, Entry(d, "dir", mode=0o755))
-        if isinstance(src, bytes):
-            entries[rel] = Entry(rel, data=src, mode=mode)
-        else:
-            entries[rel] = Entry(rel, source=src, mode=mode)
-    return list(entries.values())
+            out.setdefault(d, Entry(d, "dir", mode=0o755))
+    return list(out.values())
+
+
+def file_entries(files: dict[str, Path | bytes], mode: int = 0o755) -> list[Entry]:
+    """Entries for `{image path: source file or content}` plus every parent directory."""
+    return with_parents(
+        Entry(dest.strip("/"), data=src, mode=mode) if isinstance(src, bytes)
+        else Entry(dest.strip("/"), source=src, mode=mode) for dest, src in files.items())
 
 
 def tree_entries(root: Path, skip_contents: Iterable[str] = ()) -> Iterator[Entry]:
