@@ -33,6 +33,9 @@ RESERVED: tuple[tuple[str, str], ...] = (TRAEFIK, CERT_MANAGER, ISSUERS)
 
 # Charts shipped inside the kubeforge package (kubeforge/data/charts/<name>).
 BUILTIN_CHARTS = "data/charts"
+# Traefik's own chart is not a Go module, so an offline mirror cannot build it: kubeforge ships
+# its own, and every cluster (mirror or not) gets the same one.
+TRAEFIK_CHART = "kubeforge-traefik"
 
 DEFAULT_ISSUER = Issuer(name="kubeforge-ca", type="selfsigned_ca")
 
@@ -105,25 +108,10 @@ def _semver(version: str) -> tuple[int, ...]:
 
 
 def traefik_values(spec: ClusterSpec) -> dict[str, Any]:
-    """Traefik on every node (control plane too) on host ports 80/443: no load balancer needed."""
-    gateway = spec.ingress.gateway_api
-    return {
-        "image": {"tag": f"v{versions.TRAEFIK}"},
-        "deployment": {"kind": "DaemonSet"},
-        # a host port cannot be held twice on one node: replace pods in place
-        "updateStrategy": {"rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
-        "ports": {"web": {"hostPort": 80}, "websecure": {"hostPort": 443}},
-        # reachable in the cluster; from outside through the host ports (no load balancer here,
-        # and helm --wait would wait forever for a LoadBalancer address)
-        "service": {"spec": {"type": "ClusterIP"}},
-        "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
-                         "effect": "NoSchedule"}],
-        "ingressClass": {"enabled": True, "isDefaultClass": True, "name": "traefik"},
-        "providers": {"kubernetesGateway": {"enabled": gateway}},
-        "gateway": {"enabled": gateway,
-                    "listeners": {"web": {"namespacePolicy": {"from": "All"}}}},
-        "gatewayClass": {"enabled": gateway},
-    }
+    """kubeforge's Traefik chart (data/charts/kubeforge-traefik) keeps the rest in its defaults:
+    a DaemonSet on every node on host ports 80/443, the default IngressClass."""
+    version = (spec.ingress.version or versions.TRAEFIK).lstrip("v")
+    return {"image": {"tag": f"v{version}"}, "gateway": {"enabled": spec.ingress.gateway_api}}
 
 
 def cert_manager_values(version: str) -> dict[str, Any]:
@@ -191,9 +179,8 @@ def expand(spec: ClusterSpec) -> list[PlannedRelease]:
     if spec.ingress.controller == "traefik":
         ns, name = TRAEFIK
         out.append(PlannedRelease(
-            name=name, namespace=ns, chart="traefik",
-            version=spec.ingress.version or versions.TRAEFIK_CHART,
-            repo=_repo(spec, versions.UPSTREAM_CHART_REPOS["traefik"]),
+            name=name, namespace=ns, chart=TRAEFIK_CHART, version=None,
+            path=str(builtin_chart(TRAEFIK_CHART)),
             values=merge(traefik_values(spec), spec.ingress.values)))
     cm = spec.cert_manager
     if cm.enabled:
@@ -213,5 +200,6 @@ def expand(spec: ClusterSpec) -> list[PlannedRelease]:
 
 def manifests(spec: ClusterSpec) -> list[str]:
     """Artifacts (versions.ARTIFACT_PATHS) applied before the releases: CRDs that charts need."""
-    return ["gateway_api"] if spec.ingress.controller == "traefik" and spec.ingress.gateway_api \
-        else []
+    if spec.ingress.controller != "traefik":
+        return []
+    return ["traefik_crds", *(["gateway_api"] if spec.ingress.gateway_api else [])]

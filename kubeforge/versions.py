@@ -65,9 +65,8 @@ DEFAULT_KUBERNETES = "1.37.2"
 
 # Add-ons: versioned apart from Kubernetes releases; one tested combination per kubeforge release.
 # Traefik v3.7+ needs a nested module (traefik/dynamic/ext) the module proxy cannot serve, so the
-# proxy is v3.6 under chart 41 (whose appVersion is v3.7): the chart's image tag is pinned.
+# mirror builds v3.6. kubeforge installs it with its own chart (data/charts/kubeforge-traefik).
 TRAEFIK = "3.6.12"
-TRAEFIK_CHART = "41.6.0"
 GATEWAY_API = "1.4.1"
 CERT_MANAGER = "1.21.2"
 # cert-manager's binaries moved to untagged nested modules in v1.12; the proxy refuses every
@@ -83,7 +82,6 @@ PULUMI_KUBERNETES_MODULE = "v4.0.0-20260115033456-f47bc2d6f199"
 
 # Chart repositories the add-on sections use by default (a spec's mirrors.charts replaces them).
 UPSTREAM_CHART_REPOS: dict[str, str] = {
-    "traefik": "https://traefik.github.io/charts",
     "cert-manager": "https://charts.jetstack.io",
 }
 
@@ -122,6 +120,12 @@ ARTIFACT_PATHS: dict[str, tuple[str, str]] = {
     "gateway_api": (
         "github", "kubernetes-sigs/gateway-api/releases/download/v{v}/standard-install.yaml",
     ),
+    # Traefik's own CRDs (IngressRoute, Middleware, ...), the file its documentation applies
+    "traefik_crds": (
+        "github",
+        "traefik/traefik/raw/v{v}/docs/content/reference/dynamic-configuration/"
+        "kubernetes-crd-definition-v1.yml",
+    ),
 }
 
 # Images kubeadm and the default add-ons pull, as upstream names them ({v} per Release field).
@@ -145,6 +149,8 @@ def component_version(release: Release, artifact: str) -> str:
         return release.kubernetes
     if artifact == "gateway_api":
         return GATEWAY_API
+    if artifact == "traefik_crds":
+        return TRAEFIK
     return str(getattr(release, artifact))
 
 

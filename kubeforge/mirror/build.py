@@ -49,8 +49,8 @@ def build(releases: Sequence[str] = (versions.DEFAULT_KUBERNETES,),
             images.build_images(lay, rel, None if wanted is None or "images" in wanted
                                 else wanted)
         if wanted is None or "charts" in wanted:
-            made = [*charts.build_charts(lay, rel), charts.build_gateway_api(lay, rel)]
-            for path in filter(None, made):
+            made = [*charts.build_charts(lay, rel), *charts.build_manifests(lay, rel)]
+            for path in made:
                 print(f"[mirror] chart repo {path.relative_to(lay.files)}: written", flush=True)
     if wanted is None or "debs" in wanted:
         debs.build_repo(lay)

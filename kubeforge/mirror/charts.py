@@ -1,14 +1,16 @@
 """The add-ons' Helm charts and CRD manifests, made from the Go module sources of their projects.
 
 files/charts/ is a plain Helm chart repository (index.yaml + packages), the stand-in for every
-upstream chart repository; the Gateway API CRDs sit where GitHub publishes them. Charts are
-packaged by the mirror's own helm binary, so nothing but the module proxy is needed.
+upstream chart repository; the CRD manifests (Gateway API, Traefik) sit where GitHub publishes
+them. Charts are packaged by the mirror's own helm binary, so nothing but the module proxy is
+needed.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from kubeforge.mirror.fsutil import atomic_path, writable_copy
 from kubeforge.mirror.layout import MirrorLayout, sidecar
 
 GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api"
+TRAEFIK_MODULE = "github.com/traefik/traefik/v3"
+TRAEFIK_CRDS = "docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,8 @@ class ChartRecipe:
     app_version: str
 
 
+# Only charts of Go modules: Traefik's chart is not one, so kubeforge ships its own (addons.py).
 CHARTS: dict[str, ChartRecipe] = {
-    # traefik-helm-chart has no go.mod: the proxy serves it as a +incompatible module.
-    "traefik": ChartRecipe("github.com/traefik/traefik-helm-chart",
-                           f"v{versions.TRAEFIK_CHART}+incompatible", "traefik",
-                           versions.TRAEFIK_CHART, f"v{versions.TRAEFIK}"),
     "cert-manager": ChartRecipe("github.com/cert-manager/cert-manager",
                                 f"v{versions.CERT_MANAGER_MIRROR}", "deploy/charts/cert-manager",
                                 f"v{versions.CERT_MANAGER_MIRROR}",
@@ -116,21 +117,42 @@ def build_charts(layout: MirrorLayout, release: versions.Release) -> list[Path]:
     return written
 
 
-def build_gateway_api(layout: MirrorLayout, release: versions.Release) -> Path | None:
-    """standard-install.yaml: the standard channel's CRDs, as the project's releases publish it."""
-    dest = layout.artifact_file(release, "gateway_api")
+def _manifest(layout: MirrorLayout, release: versions.Release, artifact: str, module: str,
+              pick: Callable[[Path], list[Path]]) -> Path | None:
+    """A CRD manifest artifact made of files of a Go module, `---`-joined in `pick`'s order."""
+    dest = layout.artifact_file(release, artifact)
     if dest.is_file() and sidecar(dest).is_file():
         return None
-    work = layout.work_dir("gateway-api", versions.GATEWAY_API)
+    version = versions.component_version(release, artifact)
+    work = layout.work_dir(artifact, version)
     work.mkdir(parents=True, exist_ok=True)
-    info = gotool.module_info(GATEWAY_API_MODULE, f"v{versions.GATEWAY_API}", gotool.go_env(),
-                              work / "build.log")
-    crds = sorted((Path(info["Dir"]) / "config" / "crd" / "standard").glob("*.yaml"))
-    crds = [p for p in crds if p.name != "kustomization.yaml"]
-    if not crds:
-        raise KubeforgeError(f"{info['Dir']}/config/crd/standard has no CRDs")
-    body = "".join(f"---\n{p.read_text().strip()}\n" for p in crds)
+    info = gotool.module_info(module, f"v{version}", gotool.go_env(), work / "build.log")
+    files = pick(Path(info["Dir"]))
+    if not files:
+        raise KubeforgeError(f"{module}@v{version} has none of the files of {artifact}; update "
+                             "kubeforge/mirror/charts.py")
     with atomic_path(dest) as tmp:
-        tmp.write_text(body)
+        if len(files) == 1:  # as the project publishes it, byte for byte
+            shutil.copyfile(files[0], tmp)
+        else:
+            tmp.write_text("".join(f"---\n{p.read_text().strip()}\n" for p in files))
     write_sidecar(dest)
     return dest
+
+
+def _gateway_api_crds(module_dir: Path) -> list[Path]:
+    crds = sorted((module_dir / "config" / "crd" / "standard").glob("*.yaml"))
+    return [p for p in crds if p.name != "kustomization.yaml"]
+
+
+def _traefik_crds(module_dir: Path) -> list[Path]:
+    path = module_dir / TRAEFIK_CRDS
+    return [path] if path.is_file() else []
+
+
+def build_manifests(layout: MirrorLayout, release: versions.Release) -> list[Path]:
+    """The CRD manifests of the add-ons: the Gateway API standard channel's standard-install.yaml
+    (as its releases publish it) and Traefik's CRDs (the file its documentation applies)."""
+    made = [_manifest(layout, release, "gateway_api", GATEWAY_API_MODULE, _gateway_api_crds),
+            _manifest(layout, release, "traefik_crds", TRAEFIK_MODULE, _traefik_crds)]
+    return [p for p in made if p is not None]

@@ -14,6 +14,7 @@ from kubeforge import paths
 from kubeforge.errors import KubeforgeError, SpecError
 from kubeforge.spec.models import ClusterSpec
 from kubeforge.spec.rules import Loc, Problem, check
+from kubeforge.versions import TRAEFIK
 
 LineMap = dict[Loc, int]
 
@@ -112,6 +113,10 @@ def _pydantic_problem(err: Any) -> Problem:
         expected = err.get("ctx", {}).get("expected", "")
         return Problem(loc, f"{value!r} is not allowed", f"use one of {expected}")
     if kind == "string_pattern_mismatch" and loc[-1] in ("version", "kubelet_version"):
+        if loc[:1] == ("ingress",):
+            return Problem(loc, f"{value!r} is not a Traefik 3 version (kubeforge's chart runs "
+                           "that Traefik image)", f"write it as {TRAEFIK}; for Traefik's own "
+                           "chart set ingress.controller: none and declare it under releases")
         return Problem(loc, f"{value!r} is not a version", "write it as 1.37.2 (or v1.37.2)")
     if kind == "string_pattern_mismatch" and loc[-1] == "name":
         return Problem(loc, f"{value!r} is not a valid name", "use lowercase letters, digits "

@@ -156,7 +156,10 @@ class CNI(Model):
 
 class Ingress(Model):
     controller: Literal["traefik", "none"] = "traefik"
-    version: str | None = Field(None, description="Chart version; default pinned by kubeforge")
+    version: str | None = Field(
+        None, pattern=r"^v?3\.\d+\.\d+$",
+        description="Traefik version (3.x), the image kubeforge's Traefik chart runs; default "
+                    "pinned by kubeforge. Traefik's own chart: controller none, and a release")
     gateway_api: bool = True
     values: dict[str, Any] = {}
 

@@ -1,35 +1,26 @@
 """`pulumi up -s lab` for real: from no machines to a verified cluster with add-ons, then a
-preview with no changes, a chart bump that previews as exactly one update, and a destroy that
-leaves nothing of the lab behind.
+preview with no changes, a Traefik version bump that previews as exactly one update (the ingress
+release, nothing of the bootstrap), and a destroy that leaves nothing of the lab behind.
 
-The stack runs a copy of the lab spec whose chart repository is this test's own (the mirror's
-charts plus the ingress chart repackaged one patch version up), so the bump has a real chart
-version to find. It owns the main lab (`lab`): run it when that lab is down (`make stack-e2e`).
+It owns the main lab (`lab`): run it when that lab is down (`make stack-e2e`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tarfile
-import threading
 import time
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from kubeforge import addons, paths
+from kubeforge import paths, versions
 from kubeforge.lab import ops
 from kubeforge.lab.model import load_plan
-from kubeforge.mirror.layout import MirrorLayout
 from kubeforge.spec import load_spec, spec_path
 
 pytestmark = [
@@ -61,58 +52,21 @@ def changes(preview_json: str) -> dict[str, str]:
     return {s["urn"]: s["op"] for s in steps if s["op"] not in ("same", "read")}
 
 
-def _traefik() -> addons.PlannedRelease:
-    return next(r for r in addons.expand(load_spec(ENV, check_files=False))
-                if (r.namespace, r.name) == addons.TRAEFIK)
-
-
 def _bump(version: str) -> str:
     major, minor, patch = version.split(".")
     return f"{major}.{minor}.{int(patch) + 1}"
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
-def chart_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A chart repository on 127.0.0.1 (the provider runs on this host): the mirror's charts
-    and the ingress chart again at the next patch version."""
-    spec = load_spec(ENV, check_files=False)
-    repo = tmp_path_factory.mktemp("charts")
-    for chart in (MirrorLayout.default().files / "charts").glob("*.tgz"):
-        shutil.copy(chart, repo)
-    helm = MirrorLayout.default().build_dir("helm", spec.kubernetes.release.helm) / "helm"
-    traefik = _traefik()
-    work = tmp_path_factory.mktemp("traefik")
-    with tarfile.open(repo / f"traefik-{traefik.version}.tgz") as tar:
-        tar.extractall(work, filter="data")
-    for cmd in ([str(helm), "package", str(work / "traefik"), "--version",
-                 _bump(str(traefik.version)), "-d", str(repo)],
-                [str(helm), "repo", "index", str(repo)]):
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(repo)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def specs(chart_repo: str) -> Iterator[tuple[Path, Path]]:
-    """(the stack's spec, the same with the ingress chart bumped), next to the lab spec so that
+def specs() -> Iterator[tuple[Path, Path]]:
+    """(the lab spec, the same with Traefik one patch version up), side by side so that
     relative paths (local charts) resolve to the same files."""
     original = spec_path(ENV)
     data = yaml.safe_load(original.read_text())
-    data["mirrors"]["charts"] = chart_repo
-    stack = original.with_name("cluster.stack-e2e.yml")
-    stack.write_text(yaml.safe_dump(data, sort_keys=False))
-    data.setdefault("ingress", {})["version"] = _bump(str(_traefik().version))
+    data.setdefault("ingress", {})["version"] = _bump(versions.TRAEFIK)
     bumped = original.with_name("cluster.stack-e2e-bump.yml")
     bumped.write_text(yaml.safe_dump(data, sort_keys=False))
-    yield stack, bumped
-    stack.unlink(missing_ok=True)
+    yield original, bumped
     bumped.unlink(missing_ok=True)
 
 

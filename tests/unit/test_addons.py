@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kubeforge import addons, versions
 from kubeforge.errors import KubeforgeError, SpecError
@@ -37,16 +38,17 @@ def test_lab_expands_in_install_order(lab_files: Path) -> None:
     assert [f"{r.namespace}/{r.name}" for r in planned] == [
         "traefik/traefik", "cert-manager/cert-manager", "cert-manager/kubeforge-issuers",
         "cert-manager/pebble", "echo/echo"]
-    assert addons.manifests(load_spec("lab")) == ["gateway_api"]
+    assert addons.manifests(load_spec("lab")) == ["traefik_crds", "gateway_api"]
 
 
 def test_upstream_defaults(lab_data: dict[str, Any], write_spec: Writer) -> None:
     planned = {r.name: r for r in addons.expand(_spec(_minimal(lab_data), write_spec))}
-    assert planned["traefik"].repo == versions.UPSTREAM_CHART_REPOS["traefik"]
-    assert planned["traefik"].version == versions.TRAEFIK_CHART
-    assert planned["traefik"].values["image"]["tag"] == f"v{versions.TRAEFIK}"
-    # the chart's key for the Service type (a LoadBalancer would never get an address here)
-    assert planned["traefik"].values["service"] == {"spec": {"type": "ClusterIP"}}
+    traefik = planned["traefik"]
+    # kubeforge's own chart, with or without a mirror: the lab runs what a user gets
+    assert (traefik.repo, traefik.version, traefik.chart) == (None, None, "kubeforge-traefik")
+    assert traefik.path is not None and (Path(traefik.path) / "Chart.yaml").is_file()
+    assert traefik.values == {"image": {"tag": f"v{versions.TRAEFIK}"},
+                              "gateway": {"enabled": True}}
     cm = planned["cert-manager"]
     assert cm.repo == versions.UPSTREAM_CHART_REPOS["cert-manager"]
     assert cm.version == f"v{versions.CERT_MANAGER}"
@@ -95,13 +97,25 @@ def test_values_file_that_is_not_a_mapping(lab_data: dict[str, Any], write_spec:
 def test_ingress_values_override_kubeforge_defaults(lab_data: dict[str, Any],
                                                     write_spec: Writer) -> None:
     data = _minimal(lab_data)
-    data["ingress"] = {"controller": "traefik", "gateway_api": False,
-                       "values": {"ports": {"web": {"hostPort": 8080}}}}
+    data["ingress"] = {"controller": "traefik", "gateway_api": False, "version": "v3.6.13",
+                       "values": {"hostPorts": {"web": 8080}, "image": {"repository": "r/t"}}}
     spec = _spec(data, write_spec)
     traefik = addons.expand(spec)[0]
-    assert traefik.values["ports"] == {"web": {"hostPort": 8080}, "websecure": {"hostPort": 443}}
-    assert traefik.values["providers"]["kubernetesGateway"]["enabled"] is False
-    assert addons.manifests(spec) == []
+    assert traefik.values == {"image": {"tag": "v3.6.13", "repository": "r/t"},
+                              "gateway": {"enabled": False}, "hostPorts": {"web": 8080}}
+    assert addons.manifests(spec) == ["traefik_crds"]
+
+
+def test_ingress_version_is_traefiks(lab_data: dict[str, Any], write_spec: Writer) -> None:
+    data = _minimal(lab_data)
+    data["ingress"] = {"version": "41.6.0"}  # a version of Traefik's own chart
+    assert any("ingress.version" in p for p in _problems(write_spec(data)))
+
+
+def test_traefik_chart_names_the_pinned_traefik() -> None:
+    chart = yaml.safe_load((addons.builtin_chart(addons.TRAEFIK_CHART) / "Chart.yaml")
+                           .read_text())
+    assert chart["appVersion"] == f"v{versions.TRAEFIK}"
 
 
 def test_no_ingress_no_cert_manager(lab_data: dict[str, Any], write_spec: Writer) -> None:
