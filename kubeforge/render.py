@@ -25,6 +25,20 @@ KUBEADM_TIMEOUT_MINUTES = {"controlPlaneComponentHealthCheck": 4, "kubeletHealth
                            "discovery": 5, "upgradeManifests": 5}
 
 
+# kube-controller-manager's and kube-scheduler's leader election, in seconds (their defaults): on a
+# slow host a lease renewal that misses its deadline makes the instance exit and restart.
+LEADER_ELECTION_SECONDS = {"leader-elect-lease-duration": 15, "leader-elect-renew-deadline": 10,
+                           "leader-elect-retry-period": 2}
+
+
+def leader_election_args(scale: int) -> list[dict[str, str]]:
+    """extraArgs for both components; empty at scale 1 (their own defaults)."""
+    if scale == 1:
+        return []
+    return [{"name": name, "value": f"{seconds * scale}s"}
+            for name, seconds in LEADER_ELECTION_SECONDS.items()]
+
+
 def kubeadm_timeouts(scale: int) -> dict[str, str]:
     """The `timeouts` of kubeadm's Init/JoinConfiguration; empty at scale 1 (kubeadm's own)."""
     if scale == 1:
@@ -97,6 +111,8 @@ def group_vars(spec: ClusterSpec) -> dict[str, Any]:
         "kubeforge_in_container": spec.kubernetes.in_container,
         "kubeforge_kubeadm_timeouts": kubeadm_timeouts(spec.kubernetes.kubeadm_timeout_scale),
         "kubeforge_timeout_scale": spec.kubernetes.kubeadm_timeout_scale,
+        "kubeforge_leader_election_args":
+            leader_election_args(spec.kubernetes.kubeadm_timeout_scale),
         "kubeforge_control_plane_endpoint": {
             "mode": ep.mode,
             "address": str(ep.address) if ep.address else None,

@@ -13,7 +13,7 @@ import yaml
 
 from kubeforge import artifacts, paths, versions
 from kubeforge.errors import KubeforgeError
-from kubeforge.render import kubeadm_timeouts, render
+from kubeforge.render import kubeadm_timeouts, leader_election_args, render
 from kubeforge.spec import load_spec
 
 
@@ -89,3 +89,11 @@ def test_kubeadm_timeouts_scale_kubeadms_own() -> None:
     scaled = kubeadm_timeouts(3)
     assert scaled["controlPlaneComponentHealthCheck"] == "12m0s"
     assert scaled["kubernetesAPICall"] == "3m0s"
+
+
+def test_leader_election_scales_with_the_hosts() -> None:
+    assert leader_election_args(1) == []  # the components keep their defaults
+    assert leader_election_args(3) == [
+        {"name": "leader-elect-lease-duration", "value": "45s"},
+        {"name": "leader-elect-renew-deadline", "value": "30s"},
+        {"name": "leader-elect-retry-period", "value": "6s"}]
