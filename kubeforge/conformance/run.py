@@ -62,6 +62,7 @@ def ensure_suite(layout: MirrorLayout, release: versions.Release,
               "e2e.test, ginkgo and the test images' programs (once per release; long)",
               flush=True)
     components.build_component(layout, "conformance", release)
+    components.build_component(layout, "busybox_upstream", release)
     kubectl = layout.release_bin(release.kubernetes, "kubectl")
     if not kubectl.is_file():
         raise KubeforgeError(f"{kubectl} is missing: run `kubeforge mirror build --release "

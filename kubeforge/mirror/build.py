@@ -19,7 +19,8 @@ from kubeforge.mirror.layout import MirrorLayout
 STEPS: tuple[str, ...] = ("images", "charts", "debs")
 # Control-host tools a lab does not need: built on first use (`kubeforge stack`,
 # `kubeforge conformance`) or by --only.
-ON_DEMAND: frozenset[str] = frozenset({"pulumi", "pulumi_kubernetes", "conformance"})
+ON_DEMAND: frozenset[str] = frozenset({"pulumi", "pulumi_kubernetes", "conformance",
+                                       "busybox_upstream"})
 
 
 def choices() -> tuple[str, ...]:

@@ -8,16 +8,19 @@ directory appears (atomically) only after a successful build.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kubeforge import versions
 from kubeforge.errors import KubeforgeError
-from kubeforge.mirror import gotool, progress
-from kubeforge.mirror.fsutil import atomic_path, human_duration
+from kubeforge.mirror import gotool, progress, rootfs
+from kubeforge.mirror.fsutil import atomic_path, human_duration, sha256_file
 from kubeforge.mirror.gotool import Binary, GoBuild
 from kubeforge.mirror.layout import KUBE_BINARIES, MirrorLayout
 
@@ -214,11 +217,22 @@ GO_RECIPES: dict[str, Recipe] = {
     "pulumi_kubernetes": _pulumi_kubernetes,
 }
 
+# The conformance suite's busybox image is upstream's busybox (Docker's official image, defconfig):
+# its shell passes variables whose names hold a `-` on to the commands it runs, which the env specs
+# check. Debian's busybox patches that out (for its installer), so the suite's image is built
+# from the upstream source that Debian's source package carries unchanged.
+BUSYBOX_UPSTREAM = "1.37.0"
+BUSYBOX_SOURCE = "pool/main/b/busybox/busybox_1.37.0.orig.tar.bz2"
+BUSYBOX_SOURCE_SHA256 = "3311dff32e746499f4df0d5df04d7eb396382d7e108bb9250e7b519b837043a4"
+# defconfig, static; `tc` off: it needs kernel headers (CBQ) that newer kernels dropped
+BUSYBOX_CONFIG = {"CONFIG_STATIC": "y", "CONFIG_TC": None}
+
+
 # Build order: the order `kubeforge mirror build` walks and `--only` accepts.
 COMPONENTS: tuple[str, ...] = (
     "kubernetes", "pause", "etcd", "coredns", "containerd", "runc", "crictl", "cni_plugins",
     "flannel", "flannel_cni_plugin", "helm", "registry", "busybox", "traefik", "cert_manager",
-    "pebble", "pulumi", "pulumi_kubernetes", "conformance",
+    "pebble", "pulumi", "pulumi_kubernetes", "conformance", "busybox_upstream",
 )
 
 # Versions of the components that are not part of a Kubernetes release.
@@ -230,6 +244,7 @@ ADDON_VERSIONS: dict[str, str] = {
     # control-host tools (like registry): never published under files/ for the nodes
     "pulumi": versions.PULUMI,
     "pulumi_kubernetes": versions.PULUMI_KUBERNETES,
+    "busybox_upstream": BUSYBOX_UPSTREAM,
 }
 
 BINARIES: dict[str, tuple[str, ...]] = {
@@ -252,6 +267,7 @@ BINARIES: dict[str, tuple[str, ...]] = {
     "pulumi": ("pulumi",),
     "pulumi_kubernetes": ("pulumi-resource-kubernetes",),
     "conformance": ("e2e.test", *CONFORMANCE_PROGRAMS.values()),
+    "busybox_upstream": ("busybox",),
 }
 
 
@@ -269,6 +285,10 @@ def source_of(component: str, version: str) -> str:
         return "k8s.io/kubernetes build/pause/linux/pause.c (gcc -static)"
     if component == "busybox":
         return "Debian package busybox-static (static binary)"
+    if component == "busybox_upstream":
+        return (f"busybox {version} source from Debian's source package "
+                f"({BUSYBOX_SOURCE.rsplit('/', 1)[-1]}, without Debian's patches), "
+                "defconfig, static")
     if component == "flannel_cni_plugin":
         return "{}@{} plugins/meta/flannel (flannel-io/cni-plugin is not on the proxy)".format(
             *FLANNEL_CNI_FALLBACK)
@@ -343,6 +363,57 @@ def _build_busybox(ctx: Context, out: Path) -> None:
         (tmp / "busybox").chmod(0o755)
 
 
+def _download(url: str, dest: Path, sha256: str) -> None:
+    if dest.is_file() and sha256_file(dest) == sha256:
+        return
+    try:
+        with urllib.request.urlopen(url, timeout=300) as resp, atomic_path(dest) as tmp:
+            shutil.copyfileobj(resp, tmp.open("wb"))
+    except OSError as exc:
+        raise KubeforgeError(f"downloading {url} failed: {exc}") from None
+    if (got := sha256_file(dest)) != sha256:
+        dest.unlink()
+        raise KubeforgeError(f"{url}: sha256 {got}, expected {sha256} (pinned in "
+                             "kubeforge/mirror/components.py)")
+
+
+def _set_config(config: Path, wanted: dict[str, str | None]) -> None:
+    lines = []
+    for line in config.read_text().splitlines():
+        name = line.split("=", 1)[0] if not line.startswith("# ") else line[2:].split(" ", 1)[0]
+        if name in wanted:
+            value = wanted[name]
+            line = f"{name}={value}" if value is not None else f"# {name} is not set"
+        lines.append(line)
+    config.write_text("\n".join(lines) + "\n")
+
+
+def _build_busybox_upstream(ctx: Context, out: Path) -> None:
+    """busybox from its upstream source (defconfig, static), as the conformance images need."""
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    tarball = ctx.work / BUSYBOX_SOURCE.rsplit("/", 1)[-1]
+    _download(f"{rootfs.DEBIAN_MIRROR}/{BUSYBOX_SOURCE}", tarball, BUSYBOX_SOURCE_SHA256)
+    src = ctx.work / f"busybox-{ctx.version}"
+    if src.exists():
+        shutil.rmtree(src)
+    log = ctx.work / "build.log"
+    with log.open("w", encoding="utf-8") as f:
+        for cmd, cwd in ((["tar", "xjf", str(tarball)], ctx.work),
+                         (["make", "defconfig"], src),
+                         (None, src),
+                         (["make", f"-j{os.cpu_count() or 1}", "busybox"], src)):
+            if cmd is None:
+                _set_config(src / ".config", BUSYBOX_CONFIG)
+                continue
+            proc = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, check=False)
+            if proc.returncode != 0:
+                raise KubeforgeError(f"building busybox: `{' '.join(cmd)}` failed (exit "
+                                     f"{proc.returncode}); see {log} (needs gcc, make, bzip2)")
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        shutil.copy2(src / "busybox", tmp / "busybox")
+
+
 def _copy_module_files(ctx: Context, module: str, subdir: str, names: tuple[str, ...],
                        out: Path) -> None:
     info = gotool.module_info(module, f"v{ctx.version}", gotool.go_env(), ctx.work / "build.log")
@@ -358,6 +429,8 @@ def _build(ctx: Context, component: str, out: Path, info: dict[str, object]) -> 
         _build_pause(ctx, out)
     elif component == "busybox":
         _build_busybox(ctx, out)
+    elif component == "busybox_upstream":
+        _build_busybox_upstream(ctx, out)
     else:
         (ctx.work / "build.log").write_text("")
         spec = GO_RECIPES[component](ctx)

@@ -5,7 +5,8 @@ The suite names its images itself (`e2e.test --list-images`); each one it uses i
 
 - agnhost (the suite's Swiss army knife) is a Go program of the k8s.io/kubernetes module, on a
   Debian base with the tools its specs exec (dig, curl, nc, ip, iperf, socat);
-- busybox is Debian's static busybox with a link per applet; nonewprivs' nnp sits on it, setuid;
+- busybox is upstream's busybox (its source, built static with defconfig as Docker's image is)
+  with a link per applet; nonewprivs' nnp sits on it, setuid;
 - nginx is Debian's nginx; glibc-dns-testing is Debian's dig with CoreDNS;
 - sample-apiserver is the k8s.io/sample-apiserver program; etcd and pause are the mirror's own.
 
@@ -26,7 +27,7 @@ from pathlib import Path
 from kubeforge import versions
 from kubeforge.errors import KubeforgeError
 from kubeforge.mirror import gotool, oci, rootfs
-from kubeforge.mirror.components import version_of
+from kubeforge.mirror.components import BUSYBOX_UPSTREAM, version_of
 from kubeforge.mirror.fsutil import human_duration
 from kubeforge.mirror.images import Layers, static_base_entries
 from kubeforge.mirror.layout import MirrorLayout
@@ -41,7 +42,7 @@ SOURCE_LABEL = "org.kubeforge.source"
 REF_LABEL = "org.kubeforge.ref"
 RECIPE_LABEL = "org.kubeforge.recipe"
 #: Bump when a recipe changes: images made by an older one are rebuilt.
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 # agnhost's SupplementalGroups spec expects this user and group in the image (its Dockerfile).
 AGNHOST_USERS = b"user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\n"
 AGNHOST_GROUPS = (b"user-defined-in-image:x:1000:\n"
@@ -104,10 +105,10 @@ RECIPES: dict[str, Recipe] = {
         entrypoint=("/agnhost",), cmd=("test-webserver",)),
         "agnhost of k8s.io/kubernetes@{k} + test/images/nautilus/html", links=_AGNHOST_LINKS),
     "busybox": Recipe("busybox", lambda i: {}, oci.ImageConfig(cmd=("sh",)),
-                      "Debian {suite} busybox-static"),
+                      "busybox {b} (upstream source, defconfig, static)"),
     "nonewprivs": Recipe("busybox", lambda i: {"usr/local/bin/nnp": i.conformance / "nnp"},
                          oci.ImageConfig(cmd=("nnp",)),
-                         "nnp of k8s.io/kubernetes@{k} (setuid) on Debian busybox-static",
+                         "nnp of k8s.io/kubernetes@{k} (setuid) on busybox {b}",
                          setuid=("usr/local/bin/nnp",)),
     "nonroot": Recipe("debian", lambda i: {}, oci.ImageConfig(user="1234"),
                       "Debian {suite} base, user 1234"),
@@ -150,7 +151,7 @@ def source_of(ref: str, release: versions.Release) -> str | None:
     if recipe is None:
         return None
     return recipe.source.format(k=f"v{release.kubernetes}", suite=rootfs.SUITE,
-                                etcd=release.etcd)
+                                etcd=release.etcd, b=BUSYBOX_UPSTREAM)
 
 
 def busybox_applets(busybox: Path) -> list[str]:
@@ -173,9 +174,9 @@ def _base(kind: str, layers: Layers, inputs: Inputs) -> list[oci.Layer]:
 
 
 def _busybox_layer(images: oci.ImageLayout, inputs: Inputs) -> oci.Layer:
-    busybox = inputs.builds("busybox") / "busybox"
+    busybox = inputs.builds("busybox_upstream") / "busybox"
     # every applet in /bin, as in the busybox image upstream's is built from: specs exec
-    # /bin/sysctl, which Debian's busybox lists under /sbin
+    # /bin/sysctl, which busybox's own install layout puts under /sbin
     names = sorted({p.rsplit("/", 1)[-1] for p in busybox_applets(busybox)} - {"busybox"})
     links = [oci.Entry(f"bin/{n}", "symlink", target="busybox", mode=0o777) for n in names]
     return images.put_layer(oci.with_parents(

@@ -180,7 +180,7 @@ def test_busybox_and_setuid_images(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     from kubeforge.mirror.layout import MirrorLayout
 
     layout = MirrorLayout(tmp_path / "mirror")
-    busybox = layout.build_dir("busybox", "x")
+    busybox = layout.build_dir("busybox_upstream", "x")
     busybox.mkdir(parents=True)
     (busybox / "busybox").write_text("#!/bin/sh\nprintf 'bin/busybox\\nbin/sh\\nusr/bin/wget\\n'\n")
     (busybox / "busybox").chmod(0o755)
@@ -218,9 +218,20 @@ def test_busybox_and_setuid_images(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     for layer in manifest["layers"]:
         with tarfile.open(images.blob_path(layer["digest"]), mode="r:gz") as tar:
             members.update({m.name: m for m in tar.getmembers()})
-    # every applet in /bin, whatever directory Debian's busybox lists it in
+    # every applet in /bin, whatever directory busybox lists it in
     assert members["bin/sh"].issym() and members["bin/sh"].linkname == "busybox"
     assert members["bin/wget"].issym() and "usr/bin/wget" not in members
     assert members["usr/local/bin/nnp"].mode == 0o4755
     assert members["tmp"].mode == 0o1777
     assert config["config"]["Cmd"] == ["nnp"]
+
+
+def test_busybox_config_switches(tmp_path: Path) -> None:
+    """defconfig's lines flipped the way the suite's busybox needs, the rest untouched."""
+    from kubeforge.mirror import components
+
+    config = tmp_path / ".config"
+    config.write_text("# CONFIG_STATIC is not set\nCONFIG_TC=y\nCONFIG_ASH=y\n# Comment\n")
+    components._set_config(config, {"CONFIG_STATIC": "y", "CONFIG_TC": None})
+    assert config.read_text() == ("CONFIG_STATIC=y\n# CONFIG_TC is not set\nCONFIG_ASH=y\n"
+                                  "# Comment\n")
