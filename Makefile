@@ -23,9 +23,9 @@ DAY2_DRILLS := $(addprefix tests/drills/test_,certs_renew.py scale_remove.py upg
 CI_CONFORMANCE := --mode non-disruptive --focus '\[sig-network\]' --timeout 15m
 # Debian packages the control host needs: the lab (debootstrap, systemd-nspawn, iproute2),
 # runc's cgo build (libseccomp-dev, pkg-config), the Debian package mirror (dpkg-dev, and
-# apt-utils for apt-ftparchive).
+# apt-utils for apt-ftparchive), pause and the conformance suite's busybox (gcc, make, bzip2).
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables libseccomp-dev pkg-config \
-	dpkg-dev apt-utils openssh-client rsync gcc libc6-dev
+	dpkg-dev apt-utils openssh-client rsync gcc libc6-dev make bzip2
 # The VM lab (`make vm-e2e`) only: QEMU and qemu-img.
 VM_APT_PACKAGES := qemu-system-x86 qemu-utils
 VM_ENV ?= vm
