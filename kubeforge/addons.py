@@ -19,9 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from kubeforge import paths, versions
+from kubeforge import paths, safeyaml, versions
 from kubeforge.errors import KubeforgeError
 from kubeforge.spec.models import ClusterSpec, Issuer, Release
 
@@ -154,10 +152,9 @@ def _values_files(r: Release) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for path in r.values_files:
         try:
-            data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise KubeforgeError(f"release {r.namespace}/{r.name}: values file {path}: "
-                                 f"{exc}") from None
+            data = safeyaml.read(Path(path))[0] or {}
+        except KubeforgeError as exc:
+            raise KubeforgeError(f"release {r.namespace}/{r.name}: values file {exc}") from None
         if not isinstance(data, dict):
             raise KubeforgeError(f"release {r.namespace}/{r.name}: values file {path} must hold "
                                  "a mapping at the top level")

@@ -13,9 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from kubeforge import versions
+from kubeforge import safeyaml, versions
 from kubeforge.errors import KubeforgeError
 from kubeforge.spec.models import ClusterSpec
 
@@ -33,16 +31,18 @@ class Artifact:
         return {"version": self.version, "url": self.url, "sha256": self.sha256}
 
 
-def _read_table(text: str, source: str) -> Table:
-    data: Any = yaml.safe_load(text) or {}
+def _read_table(data: Any, source: str) -> Table:
+    data = data or {}
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise KubeforgeError(f"{source}: expected {{artifact: {{version: sha256}}}}")
+        raise KubeforgeError(f"{source}: expected {{artifact: {{version: sha256}}}} — a "
+                             "checksums file as `kubeforge mirror build` writes it")
     return {str(k): {str(vk): str(vv) for vk, vv in v.items()} for k, v in data.items()}
 
 
 def upstream_checksums() -> Table:
     text = resources.files("kubeforge").joinpath("data/checksums.yml").read_text("utf-8")
-    return _read_table(text, "kubeforge/data/checksums.yml")
+    source = "kubeforge/data/checksums.yml"
+    return _read_table(safeyaml.load_text(text, source)[0], source)
 
 
 def checksum_table(spec: ClusterSpec) -> Table:
@@ -53,7 +53,8 @@ def checksum_table(spec: ClusterSpec) -> Table:
         if not path.is_file():
             raise KubeforgeError(f"mirrors.checksums_file {path} does not exist — build the "
                                  "mirror (`kubeforge mirror build`) or fix the path")
-        layers.append(_read_table(path.read_text("utf-8"), str(path)))
+        layers.append(_read_table(safeyaml.read(path, f"mirrors.checksums_file {path}")[0],
+                                  f"mirrors.checksums_file {path}"))
     layers.append(spec.mirrors.checksums)
     for layer in layers:
         for name, by_version in layer.items():

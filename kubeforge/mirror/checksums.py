@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from kubeforge import versions
+from kubeforge import safeyaml, versions
 from kubeforge.errors import KubeforgeError
 from kubeforge.mirror import oci
 from kubeforge.mirror.fsutil import atomic_write, sha256_file
@@ -47,7 +47,7 @@ def write_table(layout: MirrorLayout) -> Table:
 def read_table(path: Path) -> Table:
     if not path.is_file():
         raise KubeforgeError(f"{path} does not exist: run `kubeforge mirror build` first")
-    data: Any = yaml.safe_load(path.read_text()) or {}
+    data: Any = safeyaml.read(path)[0] or {}
     if not isinstance(data, dict):
         raise KubeforgeError(f"{path}: expected {{artifact: {{version: sha256}}}}")
     return {str(a): {str(v): str(s) for v, s in (vs or {}).items()} for a, vs in data.items()}

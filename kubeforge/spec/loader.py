@@ -4,17 +4,18 @@ line, the field path and the fix. Bad input never produces a traceback."""
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from kubeforge import paths
+from kubeforge import paths, safeyaml
 from kubeforge.errors import KubeforgeError, SpecError
 from kubeforge.spec.models import ClusterSpec
 from kubeforge.spec.rules import Loc, Problem, check
-from kubeforge.versions import TRAEFIK
+from kubeforge.versions import CERT_MANAGER, DEFAULT_KUBERNETES, TRAEFIK
 
 LineMap = dict[Loc, int]
 
@@ -48,19 +49,15 @@ def _lines(node: yaml.Node, loc: Loc, out: LineMap) -> None:
             _lines(item, (*loc, i), out)
 
 
-def parse_yaml(text: str, source: str) -> tuple[Any, LineMap]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise KubeforgeError(f"{where}: not valid YAML: {getattr(e, 'problem', e)} — fix the "
-                             "syntax (indentation, a missing ':' or quote)") from None
+def _parsed(data: Any, node: yaml.Node | None) -> tuple[Any, LineMap]:
     lines: LineMap = {}
     if node is not None:
         _lines(node, (), lines)
     return data, lines
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, LineMap]:
+    return _parsed(*safeyaml.load_text(text, source))
 
 
 def _line(lines: LineMap, loc: Loc) -> int | None:
@@ -70,10 +67,18 @@ def _line(lines: LineMap, loc: Loc) -> int | None:
     return None
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_./-]+")
+
+
 def dotted(loc: Loc) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(part):  # a key with spaces or control characters
+            out += f"[{part!r}]"
+        else:
+            out += f".{part}" if out else part
     return out or "(top level)"
 
 
@@ -117,7 +122,9 @@ def _pydantic_problem(err: Any) -> Problem:
             return Problem(loc, f"{value!r} is not a Traefik 3 version (kubeforge's chart runs "
                            "that Traefik image)", f"write it as {TRAEFIK}; for Traefik's own "
                            "chart set ingress.controller: none and declare it under releases")
-        return Problem(loc, f"{value!r} is not a version", "write it as 1.37.2 (or v1.37.2)")
+        example = CERT_MANAGER if loc[:1] == ("cert_manager",) else DEFAULT_KUBERNETES
+        return Problem(loc, f"{value!r} is not a version",
+                       f"write it as {example} (or v{example})")
     if kind == "string_pattern_mismatch" and loc[-1] == "name":
         return Problem(loc, f"{value!r} is not a valid name", "use lowercase letters, digits "
                        "and '-', starting and ending with a letter or digit (max 63)")
@@ -163,5 +170,5 @@ def load_spec(env_or_path: str | Path, check_files: bool = True) -> ClusterSpec:
         source = str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         source = str(path)
-    data, lines = parse_yaml(path.read_text(encoding="utf-8"), source)
+    data, lines = _parsed(*safeyaml.read(path, source))
     return validate_data(data, source, lines, path.parent.resolve(), check_files)

@@ -179,7 +179,8 @@ class Issuer(Model):
 
 class CertManager(Model):
     enabled: bool = True
-    version: str | None = None
+    version: str | None = Field(None, pattern=r"^v?\d+\.\d+\.\d+$",
+                                description="cert-manager release; default pinned by kubeforge")
     issuers: list[Issuer] = []
 
 

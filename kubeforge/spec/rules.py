@@ -10,6 +10,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 from kubeforge import addons, paths, versions
+from kubeforge.spec import formats
 from kubeforge.spec.models import ClusterSpec
 
 Loc = tuple[str | int, ...]
@@ -233,9 +234,40 @@ def lab(spec: ClusterSpec) -> Iterator[Problem]:
                           "the gateway is the host side of the lab bridge: pick a free address")
 
 
+def consumer_formats(spec: ClusterSpec) -> Iterator[Problem]:
+    """What the kernel, the kubelet and kube-apiserver would refuse later, on the hosts."""
+    ep = spec.control_plane_endpoint
+    if ep.interface is not None and (why := formats.interface_name(ep.interface)):
+        yield Problem(("control_plane_endpoint", "interface"), f"{ep.interface!r} {why}",
+                      "use the NIC's name as `ip link` shows it (for example eth0)")
+    for i, h in enumerate(spec.hosts):
+        for key, value in h.labels.items():
+            if why := formats.label_key(key):
+                yield Problem(("hosts", i, "labels", key), f"label key {key!r} {why}",
+                              "fix the key (kubelet --node-labels would refuse it)")
+            if why := formats.label_value(value):
+                yield Problem(("hosts", i, "labels", key), f"label value {value!r} {why}",
+                              "fix the value (kubelet --node-labels would refuse it)")
+    net = spec.network
+    if why := formats.service_cidr(net.service_cidr):
+        yield Problem(("network", "service_cidr"), f"{net.service_cidr} {why}",
+                      "use a /12 to /28, for example 10.96.0.0/12")
+    if why := formats.pod_cidr(net.pod_cidr, len(spec.hosts)):
+        yield Problem(("network", "pod_cidr"), f"{net.pod_cidr} {why}",
+                      "use a larger network, for example 10.244.0.0/16")
+    ports: list[tuple[Loc, int]] = [(("control_plane_endpoint", "port"), ep.port),
+                                    (("ssh", "port"), spec.ssh.port)]
+    ports += [(("hosts", i, "ssh", "port"), h.ssh.port) for i, h in enumerate(spec.hosts)
+              if h.ssh.port is not None]
+    for loc, port in ports:
+        if port in formats.KUBERNETES_PORTS:
+            yield Problem(loc, f"port {port} is {formats.KUBERNETES_PORTS[port]}'s on every "
+                          "node", "pick a port Kubernetes does not use")
+
+
 RULES: tuple[Rule, ...] = (
     control_plane_quorum, unique_hosts, hosts_in_node_network, cidrs_disjoint, endpoint,
-    versions_supported, cni_options, releases, issuers, lab,
+    versions_supported, cni_options, releases, issuers, lab, consumer_formats,
 )
 
 
@@ -263,6 +295,10 @@ def _files(spec: ClusterSpec) -> Iterator[tuple[Loc, Path, str]]:
 def files_exist(spec: ClusterSpec) -> Iterator[Problem]:
     """Files the spec points at. Kept apart: `kubeforge lab up` creates the lab's SSH files."""
     for loc, path, what in _files(spec):
+        folder = loc[-1] == "path"  # a local chart is a folder, everything else a file
+        if path.exists() and path.is_dir() != folder:
+            yield Problem(loc, f"{what} {path} is {'a file' if folder else 'a folder'}",
+                          f"point it at the {'chart folder' if folder else 'file itself'}")
         if not path.exists():
             hint = ("run `kubeforge lab up` first, it creates the lab's SSH key and known_hosts"
                     if spec.lab and loc[0] == "ssh" else
