@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kubeforge import paths
 from kubeforge.errors import KubeforgeError
+from kubeforge.lock import env_lock
 from kubeforge.render import render
 from kubeforge.spec import load_spec, spec_path
 
@@ -71,9 +72,11 @@ def playbook(env_name: str, name: str, extra: Sequence[str] = (),
     book = paths.ROOT / "playbooks" / f"{name}.yml"
     if not book.is_file():
         raise KubeforgeError(f"no playbook {book}")
-    inventory = prepare(env_name)
-    rc, changed = run([_tool("ansible-playbook"), "-i", str(inventory), str(book), *extra],
-                      f"playbook {name} on {env_name}")
+    spec_name = load_spec(env_name, check_files=False).name
+    with env_lock(spec_name, f"kubeforge {' '.join(sys.argv[1:]) or name}"):
+        inventory = prepare(env_name)
+        rc, changed = run([_tool("ansible-playbook"), "-i", str(inventory), str(book), *extra],
+                          f"playbook {name} on {env_name}")
     total = sum(changed.values())
     print(f"[kubeforge] changed={total} ({', '.join(f'{h}={n}' for h, n in changed.items())})")
     if rc == 0 and expect_no_changes and total:
