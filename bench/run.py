@@ -144,7 +144,7 @@ def raw_timed(fn: Any, tag: str) -> dict[str, Any]:
 
 
 def round_kubeforge(spec_dir: Path, workers: int, out: Path, i: int, extras: bool,
-                    add3_to: int, noops: int = 1) -> dict[str, Any]:
+                    add3_to: int, noops: int = 1, adds: bool = True) -> dict[str, Any]:
     res: dict[str, Any] = {}
     log = out / "lab.log"
     spec = write_spec(spec_dir, workers)
@@ -155,6 +155,8 @@ def round_kubeforge(spec_dir: Path, workers: int, out: Path, i: int, extras: boo
     # a no-op is short and cheap to repeat: its min/median says more than one noisy run
     res["noop"] = [kubeforge(["deploy"], spec, 3 + workers, out,
                              f"kf-noop-{i}" + (f"-{n}" if n else "")) for n in range(noops)]
+    if not adds:
+        return res
     scale = (ROOT / "playbooks" / "scale.yml").exists()
     action = ["scale"] if scale else ["deploy"]
     spec = write_spec(spec_dir, workers + 1)
@@ -322,6 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-phases", action="store_true",
                         help="skip deploy/no-op/add rounds (only --scaling)")
     parser.add_argument("--noops", type=int, default=1, help="no-op re-runs per round")
+    parser.add_argument("--no-add", action="store_true",
+                        help="kubeforge rounds without the add-worker runs (deploy and no-ops)")
     parser.add_argument("--only", choices=["kubeforge", "raw"], default=None)
     parser.add_argument("--deploy-only", action="store_true",
                         help="per round only the deploy from bare machines (no no-op/add runs)")
@@ -379,7 +383,7 @@ def run_rounds(args: argparse.Namespace, spec_dir: Path, who: list[str], out: Pa
                 else:
                     rnd["kubeforge"] = round_kubeforge(spec_dir, args.workers, out, i,
                                                        not args.deploy_only, args.add3_to,
-                                                       args.noops)
+                                                       args.noops, not args.no_add)
                 save()
         for n in [int(x) for x in args.scaling.split(",") if x]:
             rnd = {}
