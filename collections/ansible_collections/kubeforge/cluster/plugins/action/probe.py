@@ -52,7 +52,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def _safe(value: str, what: str) -> str:
-    if not _SAFE.match(value):
+    if not _SAFE.fullmatch(value):
         raise ValueError(f"{what} {value!r}: only letters, digits and _./@:+=,- are allowed")
     return value
 
@@ -97,7 +97,7 @@ def normalize(wanted: dict[str, Any]) -> dict[str, Any]:
     out["reads"] = [_safe(str(p), "path") for p in wanted.get("reads") or []]
     commands = wanted.get("commands") or {}
     for name in commands:
-        if not _NAME.match(str(name)):
+        if not _NAME.fullmatch(str(name)):
             raise ValueError(f"commands: name {name!r}: letters, digits and _ only")
     out["commands"] = {str(k): str(v) for k, v in commands.items()}
     return out
