@@ -4,6 +4,7 @@ Each returns a list of probe items (dicts with a `step`), so that a role's vars 
 wants in a few lines instead of zipping lists in Jinja:
 
     paths | wanted_items('install', mode='0755')      -> [{path, step, mode}, ...]
+    artifacts | wanted_items('install', 'dest')       -> each with path = its dest
     artifacts | wanted_downloads(cache_dir, 'install') -> [{path: cache_dir/<url's file>, sha256}]
     names | wanted_links(link_dir, target_dir, 'install') -> [{path, target, step}]
 """
@@ -15,11 +16,15 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def wanted_items(items: Iterable[Any], step: str, **fields: Any) -> list[dict[str, Any]]:
-    """Paths (strings) or items (dicts) under `step`, with `fields` where an item has none."""
+def wanted_items(items: Iterable[Any], step: str, path_key: str = "path",
+                 **fields: Any) -> list[dict[str, Any]]:
+    """Paths (strings) or items (dicts, their path under `path_key`) under `step`, with `fields`
+    where an item has none."""
     out = []
     for item in items:
         entry = {"path": item} if isinstance(item, str) else dict(item)
+        if path_key != "path":
+            entry["path"] = entry[path_key]
         out.append({**fields, **entry, "step": step})
     return out
 
