@@ -4,7 +4,8 @@ Each returns a list of probe items (dicts with a `step`), so that a role's vars 
 wants in a few lines instead of zipping lists in Jinja:
 
     paths | wanted_items('install', mode='0755')      -> [{path, step, mode}, ...]
-    artifacts | wanted_items('install', 'dest')       -> each with path = its dest
+    artifacts | wanted_items('install', path_key='dest') -> each with path = its dest
+    names | wanted_items('packages', 'name')          -> [{name, step}, ...]
     artifacts | wanted_downloads(cache_dir, 'install') -> [{path: cache_dir/<url's file>, sha256}]
     names | wanted_links(link_dir, target_dir, 'install') -> [{path, target, step}]
 """
@@ -16,14 +17,14 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def wanted_items(items: Iterable[Any], step: str, path_key: str = "path",
-                 **fields: Any) -> list[dict[str, Any]]:
-    """Paths (strings) or items (dicts, their path under `path_key`) under `step`, with `fields`
-    where an item has none."""
+def wanted_items(items: Iterable[Any], step: str, key: str = "path",
+                 path_key: str | None = None, **fields: Any) -> list[dict[str, Any]]:
+    """Items under `step`: a string becomes {key: it}, a dict is kept (with `path` copied from
+    `path_key` when given); `fields` fill in what an item does not set."""
     out = []
     for item in items:
-        entry = {"path": item} if isinstance(item, str) else dict(item)
-        if path_key != "path":
+        entry = {key: item} if isinstance(item, str) else dict(item)
+        if path_key is not None:
             entry["path"] = entry[path_key]
         out.append({**fields, **entry, "step": step})
     return out

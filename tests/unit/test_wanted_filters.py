@@ -11,7 +11,8 @@ def test_items_downloads_and_links(filter_plugin: Callable[[str], ModuleType]) -
     assert w.wanted_items(["/a", {"path": "/b", "mode": "0600"}], "install", mode="0755") == [
         {"path": "/a", "mode": "0755", "step": "install"},
         {"path": "/b", "mode": "0600", "step": "install"}]
-    assert w.wanted_items([{"dest": "/c", "sha256": "ab"}], "install", "dest") == [
+    assert w.wanted_items(["curl"], "packages", "name") == [{"name": "curl", "step": "packages"}]
+    assert w.wanted_items([{"dest": "/c", "sha256": "ab"}], "install", path_key="dest") == [
         {"dest": "/c", "path": "/c", "sha256": "ab", "step": "install"}]
     assert w.wanted_downloads([{"url": "http://m/x/runc.amd64", "sha256": "ab"}],
                               "/var/cache/kubeforge", "install") == [
