@@ -127,13 +127,16 @@ def test_recorded_digest_spares_the_read(tree: Path, tmp_path: Path) -> None:
     assert run(wanted, db)["differs"]["install"] == [f"{tool}: content differs"]
 
 
-def test_reads_commands_and_service_state(tree: Path) -> None:
-    out = run({"reads": [str(tree / "etc/a.conf"), str(tree / "nothing")],
+def test_reads_commands_digests_and_service_state(tree: Path) -> None:
+    out = run({"files": [{"path": str(tree / "etc/a.conf"), "digest": True, "owner": "x:y",
+                          "step": "s"}],
+               "reads": [str(tree / "etc/a.conf"), str(tree / "nothing")],
                "commands": {"count": "printf '2\\n3\\n'", "quiet": "false"},
                "services": [{"name": "kubeforge-no-such-unit", "step": "start"}]})
     assert out["contents"] == {str(tree / "etc/a.conf"): ["a = 1"], str(tree / "nothing"): []}
     assert out["outputs"] == {"count": ["2", "3"], "quiet": []}
-    assert out["pending"] == {"start": False}  # neither active nor enabled asked for
+    assert out["pending"] == {"start": False, "s": True}  # neither active nor enabled asked for
+    assert out["sha256"] == {str(tree / "etc/a.conf"): hashlib.sha256(b"a = 1\n").hexdigest()}
     assert set(out["services"]) == {"kubeforge-no-such-unit"}
 
 

@@ -24,7 +24,8 @@ Something the probe cannot read counts as different. Files are compared by sha25
 size, ctime and inode match the line kubeforge recorded when it installed it (SUMS_DB, written by
 kubeforge.cluster.artifacts) is not read again, so a re-run does not hash every binary on every
 node. `reads` returns files' lines and `commands` named commands' output lines, for what a role
-compares itself (a block in /etc/hosts, the swap in use); their values are given back as found.
+compares itself (a block in /etc/hosts, the swap in use); their values are given back as found,
+and so are the digests of files marked `digest: true` (whose wanted content depends on them).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def normalize(wanted: dict[str, Any]) -> dict[str, Any]:
 def script(w: dict[str, Any]) -> str:
     """One shell command that prints tagged lines for everything `w` (normalized) names."""
     parts: list[str] = []
-    digests = [f["path"] for f in w["files"] if f.get("sha256")]
+    digests = [f["path"] for f in w["files"] if f.get("sha256") or f.get("digest")]
     if digests:
         parts.append(sha256_cmd(digests))
     stats = [i["path"] for i in w["files"] + w["dirs"]]
@@ -205,6 +206,8 @@ def result(w: dict[str, Any], stdout: str) -> dict[str, Any]:
                 for name, state in found["service"].items()}
     return {"changed": False, "pending": {step: bool(why) for step, why in differs.items()},
             "differs": differs, "services": services,
+            "sha256": {f["path"]: found["sum"].get(f["path"]) for f in w["files"]
+                       if f.get("digest")},
             "contents": {p: found["read"].get(p, []) for p in w["reads"]},
             "outputs": {n: found["out"].get(n, []) for n in w["commands"]}}
 
