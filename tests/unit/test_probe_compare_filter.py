@@ -1,4 +1,4 @@
-"""The filters roles compare the probe's findings with (plugins/filter/probe.py)."""
+"""The filters roles compare the probe's findings with (plugins/filter/probe_compare.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from types import ModuleType
 
 
 def test_filters(filter_plugin: Callable[[str], ModuleType]) -> None:
-    assert set(filter_plugin("probe").FilterModule().filters()) == {"probe_differs",
+    assert set(filter_plugin("probe_compare").FilterModule().filters()) == {"probe_differs",
                                                                     "probe_with_block"}
 
 
 def test_probe_differs_lists_missing_and_other_values_in_order(
         filter_plugin: Callable[[str], ModuleType]) -> None:
-    differs = filter_plugin("probe").probe_differs
+    differs = filter_plugin("probe_compare").probe_differs
     found = {"/a": "1", "/b": "2"}
     assert differs({"/a": "1", "/b": "3", "/c": "1"}, found) == ["/b", "/c"]
     assert differs({"/a": "1"}, found) == []
@@ -21,7 +21,7 @@ def test_probe_differs_lists_missing_and_other_values_in_order(
 
 def test_probe_with_block_replaces_or_appends_the_marked_block(
         filter_plugin: Callable[[str], ModuleType]) -> None:
-    put = filter_plugin("probe").probe_with_block
+    put = filter_plugin("probe_compare").probe_with_block
     block = ["# BEGIN nodes", "10.0.0.1 cp1", "# END nodes"]
     assert put(["127.0.0.1 localhost"], block) == (
         "127.0.0.1 localhost\n# BEGIN nodes\n10.0.0.1 cp1\n# END nodes\n")
