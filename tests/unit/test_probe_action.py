@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import subprocess
 from pathlib import Path
@@ -11,18 +10,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
-from kubeforge import paths
-
-ACTION = paths.ROOT / "collections/ansible_collections/kubeforge/cluster/plugins/action/probe.py"
+from conftest import action_plugin
 
 
 def _action() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("probe_action", ACTION)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return action_plugin("probe")
 
 
 probe = _action()
