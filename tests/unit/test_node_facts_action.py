@@ -6,11 +6,6 @@ from types import ModuleType
 
 from conftest import action_plugin
 
-from kubeforge import paths
-
-PLUGINS = paths.ROOT / "collections/ansible_collections/kubeforge/cluster/plugins"
-
-
 def _action() -> ModuleType:
     return action_plugin("node_facts")
 
