@@ -6,6 +6,7 @@ from types import ModuleType
 
 from conftest import action_plugin
 
+
 def _action() -> ModuleType:
     return action_plugin("node_facts")
 
