@@ -73,14 +73,24 @@ def rendered_group_vars() -> Callable[[Path, Path], dict[str, Any]]:
     return _rendered_group_vars
 
 
-def _filter_plugin(name: str) -> ModuleType:
-    """plugins/filter/NAME.py as a module: the file Ansible loads by path (filter_plugins)."""
-    path = paths.ROOT / "plugins" / "filter" / f"{name}.py"
+def load_path(name: str, path: Path) -> ModuleType:
+    """A plugin file as a module, loaded by path as Ansible does."""
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _filter_plugin(name: str) -> ModuleType:
+    """plugins/filter/NAME.py as a module: the file Ansible loads by path (filter_plugins)."""
+    return load_path(name, paths.ROOT / "plugins" / "filter" / f"{name}.py")
+
+
+def action_plugin(name: str) -> ModuleType:
+    """The collection's action plugin NAME as a module."""
+    return load_path(f"{name}_action", paths.ROOT / "collections/ansible_collections/kubeforge"
+                     / "cluster/plugins/action" / f"{name}.py")
 
 
 @pytest.fixture

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from types import ModuleType
 
-from kubeforge import paths
-
-PLUGINS = paths.ROOT / "collections/ansible_collections/kubeforge/cluster/plugins"
-ACTION = PLUGINS / "action/node_facts.py"
+from conftest import action_plugin
 
 
 def _action() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("node_facts", ACTION)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return action_plugin("node_facts")
 
 
 def test_facts_match_the_shape_setup_reports() -> None:

@@ -1,4 +1,5 @@
-"""What the addons role compares with the declaration, read in one round trip (printed as JSON):
+"""Ansible module kubeforge.cluster.addons_state: what the addons role compares with the
+declaration, read in one run on the node that runs helm:
 
   recorded  the release list this role recorded last time (None: the record does not exist yet)
   releases  "namespace/name" -> {status, chart, version, config} of each release's newest revision
@@ -9,8 +10,6 @@
 
 Releases are read from helm 3's storage (Secrets labelled owner=helm: the default driver, the one
 the role's helm uses) with one API call, instead of one `helm status` per release.
-Usage: python3 addons_state.py '{"kubeconfig": ..., "namespace": ..., "configmap": ...,
-"releases": ["ns/name", ...], "charts_dir": ..., "paths": [...], "sha256": [...]}'
 """
 
 import base64
@@ -19,10 +18,32 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from typing import Any
 
+from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+
+DOCUMENTATION = r"""
+module: addons_state
+short_description: Read the release record, the deployed releases and the local chart digests
+options:
+  kubeconfig: {description: Kubeconfig of the cluster., type: path, required: true}
+  namespace: {description: Namespace of the release record., type: str, required: true}
+  configmap: {description: ConfigMap of the release record., type: str, required: true}
+  releases: {description: The declared releases (namespace/name)., type: list, elements: str}
+  charts_dir: {description: Where the local chart copies' digests are kept., type: path}
+  paths:
+    description: Paths whose mode, owner, link (and digest if in O(sha256)) are reported.
+    type: list
+    elements: path
+  sha256: {description: The paths among O(paths) whose digest is reported., type: list,
+           elements: path}
+"""
+
 Query = dict[str, Any]
+
+
+class ReadError(Exception):
+    pass
 
 
 def kubectl(query: Query, *args: str) -> tuple[int, str, str]:
@@ -37,7 +58,7 @@ def recorded(query: Query) -> list[str] | None:
     if rc != 0:
         if "NotFound" in err:
             return None
-        sys.exit("reading the release record failed: " + err.strip())
+        raise ReadError("reading the release record failed: " + err.strip())
     names: list[str] = json.loads(out or "[]")
     return names
 
@@ -46,7 +67,7 @@ def releases(query: Query) -> dict[str, dict[str, Any]]:
     rc, out, err = kubectl(query, "get", "secrets", "--all-namespaces", "-l", "owner=helm",
                            "-o", "json")
     if rc != 0:
-        sys.exit("reading helm's releases failed: " + err.strip())
+        raise ReadError("reading helm's releases failed: " + err.strip())
     newest: dict[str, tuple[int, str]] = {}
     for item in json.loads(out)["items"]:
         labels = item["metadata"].get("labels", {})
@@ -91,9 +112,21 @@ def paths(query: Query) -> dict[str, str | None]:
 
 
 def main() -> None:
-    query = json.loads(sys.argv[1])
-    print(json.dumps({"recorded": recorded(query), "releases": releases(query),
-                      "charts": charts(query), "paths": paths(query)}))
+    module = AnsibleModule(argument_spec={
+        "kubeconfig": {"type": "path", "required": True},
+        "namespace": {"type": "str", "required": True},
+        "configmap": {"type": "str", "required": True},
+        "releases": {"type": "list", "elements": "str", "default": []},
+        "charts_dir": {"type": "path", "default": ""},
+        "paths": {"type": "list", "elements": "path", "default": []},
+        "sha256": {"type": "list", "elements": "path", "default": []},
+    }, supports_check_mode=True)
+    query: Query = dict(module.params)
+    try:
+        module.exit_json(changed=False, recorded=recorded(query), releases=releases(query),
+                         charts=charts(query), paths=paths(query))
+    except ReadError as exc:
+        module.fail_json(msg=str(exc))
 
 
 if __name__ == "__main__":
