@@ -3,11 +3,15 @@ path it concerns and the fix, so a user sees the whole list in one run."""
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from kubeforge import addons, paths, versions
 from kubeforge.spec import formats
@@ -234,6 +238,30 @@ def lab(spec: ClusterSpec) -> Iterator[Problem]:
                           "the gateway is the host side of the lab bridge: pick a free address")
 
 
+def _unknown_values(given: dict[str, Any], defaults: dict[str, Any],
+                    loc: Loc) -> Iterator[tuple[Loc, str, list[str]]]:
+    """Keys of `given` the chart's values do not have; a mapping that defaults to {} is free."""
+    for key, value in given.items():
+        if key not in defaults:
+            yield (*loc, key), key, sorted(defaults)
+        elif isinstance(value, dict) and isinstance(defaults[key], dict) and defaults[key]:
+            yield from _unknown_values(value, defaults[key], (*loc, key))
+
+
+def ingress_values(spec: ClusterSpec) -> Iterator[Problem]:
+    """ingress.values go to kubeforge's Traefik chart: a key it does not have would be ignored by
+    Helm without a word (a value meant for Traefik's own chart, a typo)."""
+    if spec.ingress.controller != "traefik" or not spec.ingress.values:
+        return
+    chart = addons.builtin_chart(addons.TRAEFIK_CHART) / "values.yaml"
+    defaults = yaml.safe_load(chart.read_text()) or {}
+    for loc, key, known in _unknown_values(spec.ingress.values, defaults, ("ingress", "values")):
+        close = difflib.get_close_matches(key, known, n=1)
+        yield Problem(loc, f"kubeforge's Traefik chart has no value {key!r}",
+                      f"did you mean {close[0]!r}?" if close else
+                      f"its values: {', '.join(known)} (see {chart.name} of kubeforge-traefik)")
+
+
 def consumer_formats(spec: ClusterSpec) -> Iterator[Problem]:
     """What the kernel, the kubelet and kube-apiserver would refuse later, on the hosts."""
     ep = spec.control_plane_endpoint
@@ -267,7 +295,7 @@ def consumer_formats(spec: ClusterSpec) -> Iterator[Problem]:
 
 RULES: tuple[Rule, ...] = (
     control_plane_quorum, unique_hosts, hosts_in_node_network, cidrs_disjoint, endpoint,
-    versions_supported, cni_options, releases, issuers, lab, consumer_formats,
+    versions_supported, cni_options, releases, issuers, lab, consumer_formats, ingress_values,
 )
 
 

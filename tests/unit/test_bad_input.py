@@ -185,3 +185,14 @@ def test_any_labels_interface_or_cidr_size(labels: dict[str, str], interface: st
         return
     assert all(formats.label_key(k) is None for k in spec.hosts[3].labels)
     render.inventory(spec)
+
+
+def test_ingress_values_the_chart_does_not_have(lab_data: dict[str, Any],
+                                                write_spec: Writer) -> None:
+    lab_data["ingress"]["values"] = {"hostPort": {"web": 80}, "image": {"tags": "v3.6.12"},
+                                     "nodeSelector": {"any/key": "x"}, "ports": {}}
+    found = _problems(lab_data, write_spec)
+    assert any("ingress.values.hostPort" in p and "did you mean 'hostPorts'" in p for p in found)
+    assert any("ingress.values.image.tags" in p and "did you mean 'tag'" in p for p in found)
+    assert any("ingress.values.ports" in p for p in found)
+    assert not any("values.nodeSelector" in p for p in found), found  # free-form: defaults to {}
