@@ -144,6 +144,14 @@ def test_bad_arguments_are_refused(wanted: dict[str, Any], message: str) -> None
         probe.normalize(wanted)
 
 
+def test_modes_as_text_or_numbers() -> None:
+    w = probe.normalize({"files": [{"path": "/a", "mode": "0600", "step": "s"},
+                                   {"path": "/b", "mode": 0o600, "step": "s"},
+                                   {"path": "/c", "step": "s"}],
+                         "dirs": [{"path": "/d", "step": "s"}]})
+    assert [f["mode"] for f in w["files"] + w["dirs"]] == ["600", "600", "644", "755"]
+
+
 def test_every_step_is_reported(tree: Path) -> None:
     """A step with nothing to compare yet is in `pending` (false), so a role can read any."""
     out = run({"dirs": [{"path": str(tree), "mode": f"{tree.stat().st_mode & 0o777:o}",

@@ -58,6 +58,13 @@ def _safe(value: str, what: str) -> str:
     return value
 
 
+def _mode(value: Any, default: int) -> int:
+    """A mode as a role writes it: "0644" (octal text) or 420 (YAML's unquoted 0644)."""
+    if value is None or value == "":
+        return default
+    return value if isinstance(value, int) else int(str(value), 8)
+
+
 def _quoted(values: Iterable[str]) -> str:
     return " ".join(shlex.quote(v) for v in values)
 
@@ -87,8 +94,7 @@ def normalize(wanted: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"{kind}: every item needs a {key}, got {item!r}")
             _safe(str(item[key]), key)
             if kind in ("files", "dirs"):
-                default = "0644" if kind == "files" else "0755"
-                item["mode"] = f"{int(str(item.get('mode') or default), 8):o}"
+                item["mode"] = f"{_mode(item.get('mode'), 0o644 if kind == 'files' else 0o755):o}"
                 item["owner"] = str(item.get("owner") or "root:root")
                 if "content" in item and item["content"] is not None:
                     item["sha256"] = hashlib.sha256(str(item.pop("content")).encode()).hexdigest()
