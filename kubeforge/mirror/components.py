@@ -367,8 +367,9 @@ def _download(url: str, dest: Path, sha256: str) -> None:
     if dest.is_file() and sha256_file(dest) == sha256:
         return
     try:
-        with urllib.request.urlopen(url, timeout=300) as resp, atomic_path(dest) as tmp:
-            shutil.copyfileobj(resp, tmp.open("wb"))
+        with (urllib.request.urlopen(url, timeout=300) as resp, atomic_path(dest) as tmp,
+              tmp.open("wb") as out):
+            shutil.copyfileobj(resp, out)
     except OSError as exc:
         raise KubeforgeError(f"downloading {url} failed: {exc}") from None
     if (got := sha256_file(dest)) != sha256:
@@ -398,17 +399,16 @@ def _build_busybox_upstream(ctx: Context, out: Path) -> None:
         shutil.rmtree(src)
     log = ctx.work / "build.log"
     with log.open("w", encoding="utf-8") as f:
-        for cmd, cwd in ((["tar", "xjf", str(tarball)], ctx.work),
-                         (["make", "defconfig"], src),
-                         (None, src),
-                         (["make", f"-j{os.cpu_count() or 1}", "busybox"], src)):
-            if cmd is None:
-                _set_config(src / ".config", BUSYBOX_CONFIG)
-                continue
+        def run(cmd: list[str], cwd: Path) -> None:
             proc = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, check=False)
             if proc.returncode != 0:
                 raise KubeforgeError(f"building busybox: `{' '.join(cmd)}` failed (exit "
                                      f"{proc.returncode}); see {log} (needs gcc, make, bzip2)")
+
+        run(["tar", "xjf", str(tarball)], ctx.work)
+        run(["make", "defconfig"], src)
+        _set_config(src / ".config", BUSYBOX_CONFIG)
+        run(["make", f"-j{os.cpu_count() or 1}", "busybox"], src)
     with atomic_path(out) as tmp:
         tmp.mkdir()
         shutil.copy2(src / "busybox", tmp / "busybox")
