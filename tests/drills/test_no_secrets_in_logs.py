@@ -25,9 +25,12 @@ pytestmark = pytest.mark.lab
 TOKEN = re.compile(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b")
 # a certificate key is 64 hex characters; sha256 digests look the same, so the digests the run
 # may print are told apart: pinned artifacts (below), image digests and the CA hash (written
-# `sha256:...`), and the roles' probes of installed files (sha256sum's "DIGEST  /path" lines)
+# `sha256:...`), and the digests of installed files that the roles read: sha256sum's
+# "DIGEST  /path" lines, the probe plugin's "sum DIGEST /path" lines (its shell's output, shown at
+# -vvv) and its result's {"/path": "DIGEST"} map
 HEX64 = re.compile(r"(?<![0-9a-f:])[0-9a-f]{64}(?![0-9a-f])")
-FILE_DIGEST = re.compile(r"(?<![0-9a-f])([0-9a-f]{64})  /")
+FILE_DIGEST = re.compile(r'(?<![0-9a-f])([0-9a-f]{64})  /|sum ([0-9a-f]{64}) /'
+                         r'|"/[^"\s]*": "([0-9a-f]{64})"')
 
 
 def _pinned_digests(spec: ClusterSpec, env: str) -> set[str]:
@@ -93,7 +96,8 @@ def test_rejoin_at_vvv_leaks_no_secret(spec: ClusterSpec, kubectl: Kubectl,
 
     pinned = _pinned_digests(spec, env)
     # a digest the probes printed as "DIGEST  /path" may show up again in their indexed facts
-    hex64 = sorted(set(HEX64.findall(text)) - pinned - set(FILE_DIGEST.findall(text)))
+    files = {d for groups in FILE_DIGEST.findall(text) for d in groups if d}
+    hex64 = sorted(set(HEX64.findall(text)) - pinned - files)
     assert not hex64, f"64-hex strings (certificate-key shaped) in the output: {hex64[:5]}"
 
     assert not [k for k in enc_keys if k in text], "the encryption key is in the output"
