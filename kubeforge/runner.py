@@ -48,13 +48,15 @@ def prepare(env_name: str) -> Path:
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)")
 
 
-def run(cmd: Sequence[str], what: str) -> tuple[int, dict[str, int]]:
+def run(cmd: Sequence[str], what: str,
+        extra_env: dict[str, str] | None = None) -> tuple[int, dict[str, int]]:
     """Run `cmd`, streaming its output; returns the exit code and, for a playbook, the changed
     count per host from its recap."""
     started = time.monotonic()
     print(f"[kubeforge] {what}: {' '.join(cmd)}", flush=True)
     changed: dict[str, int] = {}
-    with subprocess.Popen(list(cmd), cwd=paths.ROOT, env=_env(), stdout=subprocess.PIPE,
+    with subprocess.Popen(list(cmd), cwd=paths.ROOT, env={**_env(), **(extra_env or {})},
+                          stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -73,10 +75,12 @@ def playbook(env_name: str, name: str, extra: Sequence[str] = (),
     if not book.is_file():
         raise KubeforgeError(f"no playbook {book}")
     spec_name = load_spec(env_name, check_files=False).name
-    with env_lock(spec_name, f"kubeforge {' '.join(sys.argv[1:]) or name}"):
+    command = f"kubeforge {' '.join(sys.argv[1:]) or name}"
+    with env_lock(spec_name, command):
         inventory = prepare(env_name)
+        # the nodes' run lock (kubeforge.cluster.run_lock) names this command as its holder
         rc, changed = run([_tool("ansible-playbook"), "-i", str(inventory), str(book), *extra],
-                          f"playbook {name} on {env_name}")
+                          f"playbook {name} on {env_name}", {"KUBEFORGE_COMMAND": command})
     total = sum(changed.values())
     print(f"[kubeforge] changed={total} ({', '.join(f'{h}={n}' for h, n in changed.items())})")
     if rc == 0 and expect_no_changes and total:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -88,7 +89,10 @@ def _filter_plugin(name: str) -> ModuleType:
 
 
 def action_plugin(name: str) -> ModuleType:
-    """The collection's action plugin NAME as a module."""
+    """The collection's action plugin NAME as a module (it may import the collection's
+    module_utils, as under Ansible)."""
+    if str(paths.ROOT / "collections") not in sys.path:
+        sys.path.insert(0, str(paths.ROOT / "collections"))
     return load_path(f"{name}_action", paths.ROOT / "collections/ansible_collections/kubeforge"
                      / "cluster/plugins/action" / f"{name}.py")
 

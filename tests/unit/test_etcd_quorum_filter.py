@@ -22,7 +22,8 @@ def _members(*names: str, learner: str = "") -> str:
 
 
 def _health(up: dict[int, bool]) -> str:
-    return json.dumps([{"endpoint": f"https://10.0.0.{i}:2379", "health": h} for i, h in up.items()])
+    return json.dumps([{"endpoint": f"https://10.0.0.{i}:2379", "health": h}
+                       for i, h in up.items()])
 
 
 @pytest.fixture
@@ -33,7 +34,8 @@ def quorum(filter_plugin: Callable[[str], ModuleType]) -> Callable[..., dict[str
 def test_three_healthy_members_can_lose_one(quorum: Callable[..., dict[str, Any]]) -> None:
     q = quorum(_members("cp1", "cp2", "cp3"), _health({1: True, 2: True, 3: True}), "cp2")
     assert q["holds"] and q["node_member"] and q["node_healthy"]
-    assert (q["needed_now"], q["members_after"], q["healthy_after"], q["needed_after"]) == (2, 2, 2, 2)
+    counts = (q["needed_now"], q["members_after"], q["healthy_after"], q["needed_after"])
+    assert counts == (2, 2, 2, 2)
     assert q["member_id"] == f"{0x8e9e05c52164694d + 2:x}"
 
 

@@ -39,8 +39,9 @@ from typing import Any
 from ansible.errors import AnsibleActionFail  # type: ignore[import-untyped]
 from ansible.plugins.action import ActionBase  # type: ignore[import-untyped]
 
-# "path sha256 size ctime inode" lines written by kubeforge.cluster.artifacts (module_utils/fs.py)
-SUMS_DB = "/var/lib/kubeforge/sums"
+# "path sha256 size ctime inode" lines, written by kubeforge.cluster.artifacts
+from ansible_collections.kubeforge.cluster.plugins.module_utils.fs import SUMS_DB
+
 _CACHED = (
     'BEGIN { while ((getline l < db) > 0) { if (split(l, f, " ") == 5) '
     '{ s[f[1]] = f[2]; k[f[1]] = f[3] " " f[4] " " f[5] } } } '

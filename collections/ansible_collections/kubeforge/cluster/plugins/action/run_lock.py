@@ -1,0 +1,149 @@
+"""kubeforge.cluster.run_lock: one change to a node at a time, whichever machine drives it.
+
+`state: held` creates /run/kubeforge/run.lock on the node (the shell's noclobber makes the create
+atomic) holding a line that names this run: control host, ansible-playbook's pid, user, command and
+start. A node whose lock names another run refuses, naming the holder and how to clear it. A lock
+left by a run of this control host that is gone (killed, crashed) is taken over: its process no
+longer exists here. /run is a tmpfs, so a reboot clears a lock too. `state: released` removes the
+lock only if it is this run's. In check mode the lock is only read: a busy node is reported, never
+refused or taken.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shlex
+import socket
+import time
+from typing import Any
+
+from ansible.errors import AnsibleActionFail  # type: ignore[import-untyped]
+from ansible.plugins.action import ActionBase  # type: ignore[import-untyped]
+
+LOCK = "/run/kubeforge/run.lock"
+
+
+def holder(command: str, pid: int | None = None) -> dict[str, Any]:
+    """This run: the ansible-playbook process (the parent of the worker running the action)."""
+    pid = pid or os.getppid()
+    return {"host": socket.gethostname(), "pid": pid, "user": getpass.getuser(),
+            "command": command, "since": _since(pid), "started": _started(pid)}
+
+
+def _started(pid: int) -> str:
+    """The process's start (clock ticks after boot, /proc/PID/stat field 22): it tells this run
+    from a later process that reuses its pid."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _since(pid: int) -> str:
+    """When the process started, from its start ticks and the boot time (/proc/stat btime)."""
+    ticks = _started(pid)
+    try:
+        with open("/proc/stat") as stat:
+            btime = next(int(line.split()[1]) for line in stat if line.startswith("btime "))
+        at = btime + int(ticks) / os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, ValueError):
+        return "?"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+def acquire_cmd(line: str, path: str = LOCK) -> str:
+    q, d = shlex.quote(path), shlex.quote(os.path.dirname(path))
+    return (f"mkdir -p {d} && if ( set -C; printf '%s\\n' {shlex.quote(line)} > {q} ) 2>/dev/null;"
+            f" then echo acquired; else printf 'held %s\\n' \"$(cat {q})\"; fi")
+
+
+def take_cmd(line: str, path: str = LOCK) -> str:
+    return f"printf '%s\\n' {shlex.quote(line)} > {shlex.quote(path)} && echo acquired"
+
+
+def release_cmd(line: str, path: str = LOCK) -> str:
+    q = shlex.quote(path)
+    return f"if [ \"$(cat {q} 2>/dev/null)\" = {shlex.quote(line)} ]; then rm -f {q}; fi; true"
+
+
+def alive_here(other: dict[str, Any]) -> bool:
+    """Whether the run `other` names still runs, as far as this control host can tell."""
+    if other.get("host") != socket.gethostname():
+        return True  # another machine's run: this one cannot see it
+    pid = other.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _started(pid) == other.get("started")
+
+
+def describe(other: dict[str, Any]) -> str:
+    return (f"`{other.get('command', '?')}` from {other.get('host', '?')} "
+            f"(pid {other.get('pid', '?')}, {other.get('user', '?')})")
+
+
+def parse_held(stdout: str) -> dict[str, Any] | None:
+    """The holder a node reported (None: the node gave this run the lock)."""
+    text = stdout.strip()
+    if text.endswith("acquired"):
+        return None
+    _, _, line = text.partition("held ")
+    try:
+        other = json.loads(line)
+    except ValueError:
+        return {"command": line or "an unreadable lock"}
+    return other if isinstance(other, dict) else {"command": line}
+
+
+class ActionModule(ActionBase):  # type: ignore[misc]
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = super().run(tmp, task_vars)
+        args = self._task.args
+        state = args.get("state", "held")
+        if state not in ("held", "released"):
+            raise AnsibleActionFail(
+                f"kubeforge.cluster.run_lock: state {state!r}: held or released")
+        me = holder(str(args.get("command") or os.environ.get("KUBEFORGE_COMMAND")
+                        or "ansible-playbook"))
+        line = json.dumps(me, sort_keys=True)
+        node = (task_vars or {}).get("inventory_hostname", "this node")
+        if state == "released":
+            if not self._play_context.check_mode:
+                self._run(release_cmd(line))
+            return {**result, "changed": False, "holder": me}
+        if self._play_context.check_mode:
+            out = self._run(f"cat {shlex.quote(LOCK)} 2>/dev/null; true")
+            other = parse_held("held " + out) if out.strip() else None
+            busy = other is not None and other != me
+            return {**result, "changed": False, "busy": busy,
+                    **({"msg": f"{node} is busy: {describe(other)}"} if busy and other else {})}
+        other = parse_held(self._run(acquire_cmd(line)))
+        if other is None or other == me:
+            return {**result, "changed": False, "holder": me}
+        if not alive_here(other):
+            self._run(take_cmd(line))
+            return {**result, "changed": False, "holder": me,
+                    "msg": f"took over the lock of an ended run: {describe(other)}"}
+        raise AnsibleActionFail(
+            f"{node} is busy: {describe(other)} holds {LOCK} (since {other.get('since', '?')}). "
+            "Wait for that run to end. If it ended without releasing the lock (its control host "
+            f"crashed or lost the connection), remove the file on {node}: "
+            f"`kubeforge lab ssh` or ssh, then `rm {LOCK}` (a reboot clears it too)")
+
+    def _run(self, cmd: str) -> str:
+        out = self._low_level_execute_command(cmd, sudoable=True)
+        if out.get("rc") != 0:
+            said = (out.get("stderr") or out.get("stdout") or "").strip()[:300]
+            raise AnsibleActionFail(f"kubeforge.cluster.run_lock: rc {out.get('rc')}: {said}")
+        return str(out.get("stdout") or "")

@@ -1,0 +1,23 @@
+"""Documentation of the kubeforge.cluster.run_lock action (it runs on the control host)."""
+
+DOCUMENTATION = r"""
+module: run_lock
+short_description: One change to a node at a time, whichever control host drives it
+description:
+  - C(held) creates /run/kubeforge/run.lock on the node, naming this run (control host,
+    ansible-playbook's pid, user, command, start). A node whose lock names another run that is
+    alive, or that this control host cannot see, fails with the holder and how to clear it; a lock
+    of a run of this control host that has ended is taken over.
+  - C(released) removes the lock if it is this run's. Check mode only reads the lock.
+  - Never reports a change. /run is a tmpfs: a reboot clears the lock.
+options:
+  state:
+    description: Take the lock or give it back.
+    type: str
+    choices: [held, released]
+    default: held
+  command:
+    description: The command that names this run (default the KUBEFORGE_COMMAND environment
+      variable the kubeforge CLI sets, else ansible-playbook).
+    type: str
+"""
