@@ -74,15 +74,8 @@ def alive_here(other: dict[str, Any]) -> bool:
     if other.get("host") != socket.gethostname():
         return True  # another machine's run: this one cannot see it
     pid = other.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _started(pid) == other.get("started")
+    # gone, or its pid now taken by a later process: the start differs
+    return isinstance(pid, int) and pid > 0 and _started(pid) == other.get("started") != ""
 
 
 def describe(other: dict[str, Any]) -> str:
