@@ -79,6 +79,15 @@ class Load:
             time.sleep(0.1)
 
 
+def _answers(target: str, port: int) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://{target}:{port}/", timeout=3) as resp:
+            return bool(resp.status == 200 and resp.read().decode().startswith(APP))
+    except OSError:
+        return False
+
+
 def _manifest(image: str, replicas: int) -> str:
     return f"""
 apiVersion: v1
@@ -219,6 +228,11 @@ def test_upgrade_under_load(spec: ClusterSpec, pytestconfig: pytest.Config, old_
         assert res.returncode == 0, res.stderr
         port = int(kubectl("-n", NS, "get", "service", APP, "-o",
                            "jsonpath={.spec.ports[0].nodePort}").stdout)
+        # kube-proxy programs a new NodePort on each node within a few seconds: the load starts
+        # once every node has answered, so that it measures the upgrade and nothing before it
+        for h in spec.hosts:
+            assert wait_for(f"the app through {h.name}:{port}",
+                            lambda h=h: _answers(str(h.address), port), 60)
         load = Load([str(h.address) for h in spec.hosts], port)
         watch = ClusterWatch(kubectl, NS, APP)
         threads = [threading.Thread(target=job, daemon=True) for job in (load.run, watch.run)]
