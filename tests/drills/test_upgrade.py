@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -230,9 +231,9 @@ def test_upgrade_under_load(spec: ClusterSpec, pytestconfig: pytest.Config, old_
                            "jsonpath={.spec.ports[0].nodePort}").stdout)
         # kube-proxy programs a new NodePort on each node within a few seconds: the load starts
         # once every node has answered, so that it measures the upgrade and nothing before it
-        for h in spec.hosts:
-            assert wait_for(f"the app through {h.name}:{port}",
-                            lambda h=h: _answers(str(h.address), port), 60)
+        for address in [str(h.address) for h in spec.hosts]:
+            assert wait_for(f"the app through {address}:{port}",
+                            partial(_answers, address, port), 60)
         load = Load([str(h.address) for h in spec.hosts], port)
         watch = ClusterWatch(kubectl, NS, APP)
         threads = [threading.Thread(target=job, daemon=True) for job in (load.run, watch.run)]
