@@ -47,13 +47,15 @@ def test_a_busy_node_stops_the_deploy_and_a_stale_lock_is_taken_over(
     assert busy.returncode != 0, "a deploy must not run beside another run's lock"
     assert f"{node} is busy: `kubeforge upgrade prod` from ops-laptop (pid 4242, alice)" \
         in busy.stdout, busy.stdout[-2000:]
-    assert f"rm {LOCK}" in busy.stdout
+    assert f"rm {LOCK}" in busy.stdout and "Nothing was changed" in busy.stdout
     assert "changed: [" not in busy.stdout, "nothing may change on a busy cluster"
-    assert json.loads(_locks(spec)[node]) == other, "another run's lock is never removed"
+    left = _locks(spec)
+    assert json.loads(left.pop(node)) == other, "another run's lock is never removed"
+    assert not left, f"a refused run takes no lock: {sorted(left)}"
 
     # the same holder, but a run of this control host that has ended (no such process here)
     _put(spec, node, dict(other, host=socket.gethostname(), pid=2**22 + 1))
     deploy = kubeforge("deploy", env, "--expect-no-changes", timeout=900)
     assert deploy.returncode == 0, deploy.stdout[-3000:]
-    assert "took over the lock of an ended run" in deploy.stdout
+    assert f"{node}: took over the run lock of an ended run" in deploy.stdout
     assert not _locks(spec), "the deploy gives back every node's lock"

@@ -80,3 +80,11 @@ def test_taking_over_replaces_the_holder(lock: ModuleType, tmp_path: Path) -> No
     _sh(lock.acquire_cmd("stale", path))
     assert _sh(lock.take_cmd("mine", path)).strip() == "acquired"
     assert Path(path).read_text() == "mine\n"
+
+
+def test_the_refusal_names_the_holder_and_the_fix(lock: ModuleType) -> None:
+    other = {"host": "ops-laptop", "pid": 4242, "user": "alice", "command": "kubeforge scale prod",
+             "since": "2026-12-06 09:00:00"}
+    msg = lock.busy("w2", other)
+    assert msg.startswith("w2 is busy: `kubeforge scale prod` from ops-laptop (pid 4242, alice)")
+    assert "since 2026-12-06 09:00:00" in msg and "rm /run/kubeforge/run.lock" in msg

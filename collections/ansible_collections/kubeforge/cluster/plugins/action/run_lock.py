@@ -1,13 +1,12 @@
 """kubeforge.cluster.run_lock: one change to a node at a time, whichever machine drives it.
 
-`state: held` creates /run/kubeforge/run.lock on the node (the shell's noclobber makes the create
-atomic) holding a line that names this run: control host, ansible-playbook's pid, user, command and
-start. A node whose lock names another run refuses, naming the holder and how to clear it. A lock
-left by a run of this control host that is gone (killed, crashed) is taken over: its process no
-longer exists here. /run is a tmpfs, so a reboot clears a lock too. `state: released` removes the
-lock only if it is this run's. In check mode the lock is only read: a busy node is reported, never
-refused or taken.
-"""
+A playbook runs it three times: `state: free` on every node first (a node whose lock names
+another live run fails it, so that a refused run takes no lock anywhere), `state: held` (creates
+/run/kubeforge/run.lock, atomically through the shell's noclobber, holding a line that names this
+run: control host, ansible-playbook's pid, user, command and start) and at the end `state:
+released` (removes the lock if it is this run's). A lock left by a run of this control host that
+has ended (killed, failed) is taken over, with a warning. /run is a tmpfs, so a reboot clears a
+lock too. In check mode `held` only reads, as `free` does."""
 
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ from ansible.errors import AnsibleActionFail  # type: ignore[import-untyped]
 from ansible.plugins.action import ActionBase  # type: ignore[import-untyped]
 
 LOCK = "/run/kubeforge/run.lock"
+STATES = ("free", "held", "released")
 
 
 def holder(command: str, pid: int | None = None) -> dict[str, Any]:
@@ -83,6 +83,13 @@ def describe(other: dict[str, Any]) -> str:
             f"(pid {other.get('pid', '?')}, {other.get('user', '?')})")
 
 
+def busy(node: str, other: dict[str, Any]) -> str:
+    return (f"{node} is busy: {describe(other)} holds {LOCK} (since {other.get('since', '?')}). "
+            "Nothing was changed. Wait for that run to end. If it ended without releasing the lock "
+            f"(its control host crashed or lost the connection), remove the file on {node} "
+            f"(`rm {LOCK}`; a reboot clears it too)")
+
+
 def parse_held(stdout: str) -> dict[str, Any] | None:
     """The holder a node reported (None: the node gave this run the lock)."""
     text = stdout.strip()
@@ -104,35 +111,32 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         result: dict[str, Any] = super().run(tmp, task_vars)
         args = self._task.args
         state = args.get("state", "held")
-        if state not in ("held", "released"):
+        if state not in STATES:
             raise AnsibleActionFail(
-                f"kubeforge.cluster.run_lock: state {state!r}: held or released")
+                f"kubeforge.cluster.run_lock: state {state!r}: one of {', '.join(STATES)}")
         me = holder(str(args.get("command") or os.environ.get("KUBEFORGE_COMMAND")
                         or "ansible-playbook"))
         line = json.dumps(me, sort_keys=True)
-        node = (task_vars or {}).get("inventory_hostname", "this node")
+        node = str((task_vars or {}).get("inventory_hostname", "this node"))
+        result.update(changed=False, holder=me)
         if state == "released":
             if not self._play_context.check_mode:
                 self._run(release_cmd(line))
-            return {**result, "changed": False, "holder": me}
-        if self._play_context.check_mode:
+            return result
+        if state == "free" or self._play_context.check_mode:
             out = self._run(f"cat {shlex.quote(LOCK)} 2>/dev/null; true")
             other = parse_held("held " + out) if out.strip() else None
-            busy = other is not None and other != me
-            return {**result, "changed": False, "busy": busy,
-                    **({"msg": f"{node} is busy: {describe(other)}"} if busy and other else {})}
+            if other is not None and other != me and alive_here(other):
+                raise AnsibleActionFail(busy(node, other))
+            return result
         other = parse_held(self._run(acquire_cmd(line)))
-        if other is None or other == me:
-            return {**result, "changed": False, "holder": me}
-        if not alive_here(other):
+        if other is not None and other != me:
+            if alive_here(other):
+                raise AnsibleActionFail(busy(node, other))
             self._run(take_cmd(line))
-            return {**result, "changed": False, "holder": me,
-                    "msg": f"took over the lock of an ended run: {describe(other)}"}
-        raise AnsibleActionFail(
-            f"{node} is busy: {describe(other)} holds {LOCK} (since {other.get('since', '?')}). "
-            "Wait for that run to end. If it ended without releasing the lock (its control host "
-            f"crashed or lost the connection), remove the file on {node}: "
-            f"`kubeforge lab ssh` or ssh, then `rm {LOCK}` (a reboot clears it too)")
+            result["warnings"] = [f"{node}: took over the run lock of an ended run, "
+                                  f"{describe(other)}"]
+        return result
 
     def _run(self, cmd: str) -> str:
         out = self._low_level_execute_command(cmd, sudoable=True)

@@ -4,17 +4,19 @@ DOCUMENTATION = r"""
 module: run_lock
 short_description: One change to a node at a time, whichever control host drives it
 description:
+  - C(free) fails on a node whose lock names another run that is alive, or that this control host
+    cannot see, with the holder and how to clear it. Run it on every node before C(held), so that
+    a refused run takes no lock anywhere.
   - C(held) creates /run/kubeforge/run.lock on the node, naming this run (control host,
-    ansible-playbook's pid, user, command, start). A node whose lock names another run that is
-    alive, or that this control host cannot see, fails with the holder and how to clear it; a lock
-    of a run of this control host that has ended is taken over.
+    ansible-playbook's pid, user, command, start); a lock of a run of this control host that has
+    ended is taken over, with a warning.
   - C(released) removes the lock if it is this run's. Check mode only reads the lock.
   - Never reports a change. /run is a tmpfs: a reboot clears the lock.
 options:
   state:
     description: Take the lock or give it back.
     type: str
-    choices: [held, released]
+    choices: [free, held, released]
     default: held
   command:
     description: The command that names this run (default the KUBEFORGE_COMMAND environment
