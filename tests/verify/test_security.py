@@ -21,10 +21,6 @@ from .conftest import KUBECTL, Kubectl
 
 # control ID -> why it is not checked (not applicable here, or deliberately not met)
 EXCEPTIONS: dict[str, str] = {
-    "1.1.9": "CNI files: Flannel's install-cni container writes /etc/cni/net.d/10-flannel.conflist "
-             "0644 at every pod start; it holds no secret (Manual control)",
-    "1.1.10": "CNI file ownership: written by Flannel's DaemonSet as root (Manual control); "
-              "checked with 1.1.9's reason",
     "1.1.12": "etcd runs as root in kubeadm's static pod; there is no etcd user to own the data "
               "directory (1.1.11 checks it is 0700)",
     "1.2.1": "kube-apiserver keeps anonymous auth: haproxy's health check and the kubelet probes "
@@ -158,6 +154,37 @@ def _mode_at_most(host: Any, path: str, mode: int) -> str | None:
     return None if st[0] & ~mode == 0 else f"{path} is {st[0]:o}, more than {mode:o}"
 
 
+# the CNI's files: its configuration and the IPAM plugin's address records
+CNI_FILES = ("/etc/cni/net.d", "/var/lib/cni/networks")
+# host-local (the CNI IPAM plugin) creates its lock file 0750; it is empty
+CNI_LOCK_MODE = 0o750
+
+
+def _cni_files(host: Any) -> list[str]:
+    """Every CNI file, with its mode, owner and group ('MODE USER GROUP PATH')."""
+    out: str = host.run(f"find {' '.join(CNI_FILES)} -type f -exec stat -c '%a %U %G %n' {{}} + "
+                        "2>/dev/null; true").stdout
+    return out.splitlines()
+
+
+def _cni_modes(host: Any) -> list[str]:
+    lines = _cni_files(host)
+    if not any(" /etc/cni/net.d/" in line for line in lines):
+        return ["no CNI configuration in /etc/cni/net.d"]
+    problems = []
+    for line in lines:
+        mode, _, _, path = line.split(" ", 3)
+        most = CNI_LOCK_MODE if path.endswith("/lock") and "/networks/" in path else 0o600
+        if int(mode, 8) & ~most:
+            problems.append(f"{path} is {mode}, more than {most:o}")
+    return problems
+
+
+def _cni_owners(host: Any) -> list[str]:
+    return [f"{line.split(' ', 3)[3]} is {line.split()[1]}:{line.split()[2]}"
+            for line in _cni_files(host) if line.split()[1:3] != ["root", "root"]]
+
+
 def _owned_by_root(host: Any, path: str) -> str | None:
     st = _stat(host, path)
     if st is None:
@@ -198,6 +225,8 @@ CP: dict[str, Callable[[Any], str | list[str] | None]] = {
     "1.1.6": lambda h: _owned_by_root(h, f"{MANIFESTS}/kube-scheduler.yaml"),
     "1.1.7": lambda h: _mode_at_most(h, f"{MANIFESTS}/etcd.yaml", 0o600),
     "1.1.8": lambda h: _owned_by_root(h, f"{MANIFESTS}/etcd.yaml"),
+    "1.1.9": _cni_modes,
+    "1.1.10": _cni_owners,
     "1.1.11": lambda h: _mode_at_most(h, _flags(h, "etcd").get("data-dir", "/var/lib/etcd"), 0o700),
     "1.1.13": lambda h: [p for f in ("admin.conf", "super-admin.conf")
                          if _stat(h, f"/etc/kubernetes/{f}") or f == "admin.conf"
