@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kubeforge import addons, artifacts
+from kubeforge.cni import PLUGINS
 from kubeforge.spec.models import ClusterSpec
 
 ENDPOINT_MODES = {
@@ -35,8 +36,7 @@ def summary(spec: ClusterSpec) -> str:
                      h.kubelet_version or k8s.version])
     lines += _table(rows)
     cni = spec.cni
-    cni_mode = (cni.calico.mode if cni.calico else "vxlan") if cni.plugin == "calico" else (
-        cni.flannel.backend if cni.flannel else "vxlan")
+    cni_mode = PLUGINS[cni.plugin].mode(cni.chosen())
     lines += [
         f"Network: nodes {net.node_cidr}, pods {net.pod_cidr}, services {net.service_cidr}, "
         f"DNS domain {net.dns_domain}",

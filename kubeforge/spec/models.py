@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, create_model, field_validator
 
 from kubeforge import paths, versions
+from kubeforge.cni import PLUGINS
+from kubeforge.spec.base import STRICT, Port
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 VERSION = r"^v?\d+\.\d+\.\d+$"
 
 Role = Literal["control_plane", "worker"]
-Port = Annotated[int, Field(ge=1, le=65535)]
 Name = Annotated[str, Field(pattern=DNS_LABEL, description="A DNS-1123 label: a-z, 0-9 and '-'")]
 
 
@@ -36,7 +37,8 @@ SpecPath = Annotated[Path, AfterValidator(_resolve_path)]
 class Model(BaseModel):
     """Base: unknown keys are errors (a typo must never be silently ignored)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
+
 
 
 def _strip_v(value: Any) -> Any:
@@ -133,25 +135,25 @@ class Network(Model):
     )
 
 
-class Flannel(Model):
-    backend: Literal["vxlan", "host-gw"] = "vxlan"
-    vni: Annotated[int, Field(ge=1, le=16777215)] | None = None
-    port: Port | None = Field(None, description="VXLAN UDP port (vxlan backend only)")
+class CNIBase(Model):
+    """cni.plugin names one of kubeforge.cni.PLUGINS; cni.<name> holds that plugin's options
+    (the fields are made from the registry below)."""
+
+    plugin: str = "flannel"
+
+    def chosen(self) -> Any:
+        """The chosen plugin's options (None: its defaults)."""
+        return getattr(self, self.plugin)
 
 
-class Calico(Model):
-    mode: Literal["vxlan", "vxlan-cross-subnet", "bgp"] = "vxlan"
-    vxlan_port: Port | None = Field(None, description="VXLAN UDP port (vxlan modes only)")
-    bgp_asn: Annotated[int, Field(ge=1, le=4294967295)] | None = Field(
-        None, description="AS number (bgp mode only)"
+if TYPE_CHECKING:
+    CNI = CNIBase
+else:
+    CNI = create_model(
+        "CNI", __base__=CNIBase,
+        plugin=(Literal[tuple(PLUGINS)], "flannel"),
+        **{name: (p.options | None, None) for name, p in PLUGINS.items()},
     )
-    mtu: Annotated[int, Field(ge=576, le=9000)] | None = None
-
-
-class CNI(Model):
-    plugin: Literal["flannel", "calico"] = "flannel"
-    flannel: Flannel | None = None
-    calico: Calico | None = None
 
 
 class Ingress(Model):

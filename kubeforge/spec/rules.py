@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from kubeforge import addons, paths, versions
+from kubeforge.cni import PLUGINS
 from kubeforge.spec import formats
 from kubeforge.spec.models import ClusterSpec
 
@@ -153,31 +154,16 @@ def versions_supported(spec: ClusterSpec) -> Iterator[Problem]:
 
 def cni_options(spec: ClusterSpec) -> Iterator[Problem]:
     cni = spec.cni
-    other = "calico" if cni.plugin == "flannel" else "flannel"
-    if getattr(cni, other) is not None:
-        yield Problem(("cni", other), f"options for {other} but cni.plugin is {cni.plugin}",
-                      f"remove cni.{other} or set cni.plugin: {other}")
-    fl = cni.flannel
-    if cni.plugin == "flannel" and fl and fl.backend == "host-gw":
-        for field in ("vni", "port"):
-            if getattr(fl, field) is not None:
-                yield Problem(("cni", "flannel", field), f"{field} is a VXLAN setting but the "
-                              "flannel backend is host-gw", f"remove cni.flannel.{field} or use "
-                              "backend: vxlan")
-    if cni.plugin == "calico":
-        yield Problem(("cni", "plugin"), "Calico is not available in this kubeforge release: its "
-                      "images cannot be built from the Go module proxy (github.com/projectcalico/"
-                      "api is refused), so no Calico install could be tested",
-                      "use cni.plugin: flannel (VXLAN); note that flannel does not enforce "
-                      "NetworkPolicy")
-    ca = cni.calico
-    if cni.plugin == "calico" and ca:
-        if ca.mode == "bgp" and ca.vxlan_port is not None:
-            yield Problem(("cni", "calico", "vxlan_port"), "vxlan_port is set but calico mode "
-                          "is bgp", "remove vxlan_port or use mode vxlan")
-        if ca.mode != "bgp" and ca.bgp_asn is not None:
-            yield Problem(("cni", "calico", "bgp_asn"), f"bgp_asn is set but calico mode is "
-                          f"{ca.mode} (no BGP)", "remove bgp_asn or use mode bgp")
+    chosen = PLUGINS[cni.plugin]
+    for name in PLUGINS:
+        if name != cni.plugin and getattr(cni, name) is not None:
+            yield Problem(("cni", name), f"options for {name} but cni.plugin is {cni.plugin}",
+                          f"remove cni.{name} or set cni.plugin: {name}")
+    if chosen.refused:
+        usable = ", ".join(n for n, p in PLUGINS.items() if not p.refused)
+        yield Problem(("cni", "plugin"), chosen.refused, f"use cni.plugin: {usable}")
+    for loc, message, fix in chosen.findings(cni.chosen()):
+        yield Problem(("cni", cni.plugin, *loc), message, fix)
 
 
 def releases(spec: ClusterSpec) -> Iterator[Problem]:

@@ -1,0 +1,12 @@
+"""Shared by the spec's models and the pod networks' folders (kubeforge.cni), which the models
+import: field types and the strict model configuration."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import ConfigDict, Field
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+# unknown keys are errors (a typo must never be silently ignored); a spec never changes once read
+STRICT = ConfigDict(extra="forbid", frozen=True)
