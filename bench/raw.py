@@ -349,16 +349,14 @@ mode: iptables
 
 def flannel_manifest(plan: Plan) -> str:
     v = plan.vars
-    flannel = (v["kubeforge_cni"].get("flannel") or {})
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT / "roles" / "cni" / "templates"),
-                             keep_trailing_newline=True)
+    cni = v["kubeforge_cni_plugin"]
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(cni["dir"]), keep_trailing_newline=True)
     env.filters["combine"] = lambda a, b: {**a, **b}
     env.filters["to_json"] = json.dumps
-    return env.get_template("flannel.yaml.j2").render(
+    return env.get_template("manifest.yaml.j2").render(
         ansible_managed="bench/raw.py", cni_pod_cidr=v["kubeforge_network"]["pod_cidr"],
-        cni_flannel_backend=flannel.get("backend") or "vxlan",
-        cni_flannel_vni=flannel.get("vni") or 1, cni_flannel_port=flannel.get("port") or 8472,
-        cni_flannel_image=v["kubeforge_images"]["flannel"], cni_flannel_interface="",
+        cni_options=cni["options"], cni_flannel_image=v["kubeforge_images"]["flannel"],
+        cni_flannel_interface="",
         cni_apiserver_endpoint=v["kubeforge_control_plane_endpoint"]["target"])
 
 

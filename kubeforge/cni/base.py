@@ -36,6 +36,11 @@ class CniPlugin:
         return iter(())
 
     @classmethod
+    def manifest_options(cls, opts: Any) -> dict[str, Any]:
+        """The options as the manifest template reads them (`cni_options`), defaults filled in."""
+        return (opts or cls.options()).model_dump(mode="json")
+
+    @classmethod
     def mode(cls, opts: Any) -> str:
         """A word for `kubeforge plan` (the encapsulation or routing mode)."""
         return ""

@@ -37,6 +37,12 @@ class FlannelPlugin(CniPlugin):
                            "host-gw", f"remove cni.flannel.{field} or use backend: vxlan")
 
     @classmethod
+    def manifest_options(cls, opts: Any) -> dict[str, Any]:
+        # flannel's own defaults: VNI 1 on UDP 8472
+        out = super().manifest_options(opts)
+        return {**out, "vni": out["vni"] or 1, "port": out["port"] or 8472}
+
+    @classmethod
     def mode(cls, opts: Any) -> str:
         return str(opts.backend) if opts else "vxlan"
 
