@@ -355,8 +355,7 @@ def flannel_manifest(plan: Plan) -> str:
     env.filters["to_json"] = json.dumps
     return env.get_template("manifest.yaml.j2").render(
         ansible_managed="bench/raw.py", cni_pod_cidr=v["kubeforge_network"]["pod_cidr"],
-        cni_options=cni["options"], cni_flannel_image=v["kubeforge_images"]["flannel"],
-        cni_flannel_interface="",
+        cni_options=cni["options"], cni_images=cni["images"], cni_interface="",
         cni_apiserver_endpoint=v["kubeforge_control_plane_endpoint"]["target"])
 
 

@@ -133,15 +133,19 @@ def group_vars(spec: ClusterSpec) -> dict[str, Any]:
         },
         "kubeforge_cni": spec.cni.model_dump(mode="json"),
         # the chosen pod network's folder (manifest template, node-side tasks), its options with
-        # defaults, its agent; every known agent (a switch is refused) and what reset removes
+        # defaults, its agent, images and node downloads; every known agent (a switch is
+        # refused) and what reset removes
         "kubeforge_cni_plugin": {
             "dir": str(cni.folder()), "agent": cni.agent,
             "options": cni.manifest_options(spec.cni.chosen()),
+            "images": {name: versions.image_ref(release, name) for name in cni.images},
+            "artifacts": {name: arts[name].as_dict() for name in cni.artifacts},
         },
         "kubeforge_cni_agents": {name: p.agent for name, p in PLUGINS.items()},
         "kubeforge_cni_reset": {
             "paths": sorted({x for p in PLUGINS.values() for x in p.reset_paths}),
             "interfaces": sorted({x for p in PLUGINS.values() for x in p.reset_interfaces}),
+            "chains": sorted({x for p in PLUGINS.values() for x in p.reset_chains}),
         },
         "kubeforge_artifacts": {name: a.as_dict() for name, a in arts.items()},
         "kubeforge_images": {

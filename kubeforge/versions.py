@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from kubeforge.cni import PLUGINS
+
 
 @dataclass(frozen=True)
 class Release:
@@ -24,8 +26,6 @@ class Release:
     runc: str
     crictl: str
     cni_plugins: str
-    flannel: str
-    flannel_cni_plugin: str
     helm: str
     # busybox-static from Debian, for the network checks' test image
     busybox: str = "1.35.0"
@@ -46,8 +46,7 @@ class Release:
 # kubelet >= 1.35 refuses cgroup v1 hosts unless the spec sets `kubernetes.cgroup_v1: true`.
 _SHARED = Release(
     kubernetes="", etcd="", coredns="", pause="", containerd="2.1.5", runc="1.3.5",
-    crictl="1.37.0", cni_plugins="1.8.0", flannel="0.28.10", flannel_cni_plugin="1.8.0-flannel1",
-    helm="3.19.0",
+    crictl="1.37.0", cni_plugins="1.8.0", helm="3.19.0",
 )
 RELEASES: dict[str, Release] = {
     r.kubernetes: r
@@ -110,10 +109,6 @@ ARTIFACT_PATHS: dict[str, tuple[str, str]] = {
         "github",
         "containernetworking/plugins/releases/download/v{v}/cni-plugins-linux-amd64-v{v}.tgz",
     ),
-    "flannel_cni_plugin": (
-        "github",
-        "flannel-io/cni-plugin/releases/download/v{v}/cni-plugin-flannel-linux-amd64-v{v}.tgz",
-    ),
     "etcd": ("github", "etcd-io/etcd/releases/download/v{v}/etcd-v{v}-linux-amd64.tar.gz"),
     "helm": ("helm", "helm-v{v}-linux-amd64.tar.gz"),
     # CRDs of the Gateway API standard channel (Traefik's Gateway provider)
@@ -137,10 +132,15 @@ IMAGES: dict[str, str] = {
     "etcd": "registry.k8s.io/etcd:{etcd}-0",
     "coredns": "registry.k8s.io/coredns/coredns:v{coredns}",
     "pause": "registry.k8s.io/pause:{pause}",
-    "flannel": "ghcr.io/flannel-io/flannel:v{flannel}",
     # the small web server and client pods of `kubeforge verify` run (busybox httpd/wget/nslookup)
     "netcheck": "docker.io/kubeforge/netcheck:{busybox}",
 }
+
+# Each pod network's own components, artifacts and images, as its folder declares them
+# (kubeforge/cni/NAME): shared by every release, like the add-ons.
+CNI_VERSIONS: dict[str, str] = {k: v for p in PLUGINS.values() for k, v in p.components.items()}
+ARTIFACT_PATHS.update({k: v for p in PLUGINS.values() for k, v in p.artifacts.items()})
+IMAGES.update({k: v for p in PLUGINS.values() for k, v in p.images.items()})
 
 
 def component_version(release: Release, artifact: str) -> str:
@@ -151,6 +151,8 @@ def component_version(release: Release, artifact: str) -> str:
         return GATEWAY_API
     if artifact == "traefik_crds":
         return TRAEFIK
+    if artifact in CNI_VERSIONS:
+        return CNI_VERSIONS[artifact]
     return str(getattr(release, artifact))
 
 
@@ -160,5 +162,5 @@ def artifact_path(release: Release, artifact: str) -> str:
 
 
 def image_ref(release: Release, image: str) -> str:
-    return IMAGES[image].format(**{k: getattr(release, k) for k in (
-        "kubernetes", "etcd", "coredns", "pause", "flannel", "busybox")})
+    return IMAGES[image].format(**CNI_VERSIONS, **{k: getattr(release, k) for k in (
+        "kubernetes", "etcd", "coredns", "pause", "busybox")})

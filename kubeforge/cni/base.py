@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from kubeforge.mirror.recipes import Bundle
 
 # (field path under cni.<name>, message, fix)
 Finding = tuple[tuple[str, ...], str, str]
@@ -25,10 +29,30 @@ class CniPlugin:
     # what `kubeforge reset` removes besides kubeadm's own state
     reset_paths: ClassVar[tuple[str, ...]] = ()
     reset_interfaces: ClassVar[tuple[str, ...]] = ()
+    # its iptables chains start with one of these (reset flushes the tables that hold them)
+    reset_chains: ClassVar[tuple[str, ...]] = ()
+    # what it ships, versioned apart from Kubernetes releases: component -> version. The
+    # mirror builds each (its folder's mirror.py says how); artifacts and images name them.
+    components: ClassVar[dict[str, str]] = {}
+    # node downloads: artifact -> (mirror base, path with {v} = the component's version), the
+    # layout of versions.ARTIFACT_PATHS; the artifact's name is its component's
+    artifacts: ClassVar[dict[str, tuple[str, str]]] = {}
+    # images: name -> upstream reference, {component} replaced by its version
+    images: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def folder(cls) -> Path:
         return Path(__file__).parent / cls.name
+
+    @classmethod
+    def mirror(cls) -> Bundle:
+        """How the mirror builds its components and images (the folder's mirror.py)."""
+        if not cls.components:
+            from kubeforge.mirror.recipes import Bundle
+            return Bundle()
+        # imported on use: the mirror's build machinery imports this registry
+        bundle: Bundle = importlib.import_module(f"{cls.__module__}.mirror").BUNDLE
+        return bundle
 
     @classmethod
     def findings(cls, opts: Any) -> Iterator[Finding]:

@@ -13,24 +13,20 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from kubeforge import versions
+from kubeforge.cni import PLUGINS
 from kubeforge.errors import KubeforgeError
 from kubeforge.mirror import gotool, progress, rootfs
 from kubeforge.mirror.fsutil import atomic_path, human_duration, sha256_file
 from kubeforge.mirror.gotool import Binary, GoBuild
 from kubeforge.mirror.layout import KUBE_BINARIES, MirrorLayout
+from kubeforge.mirror.recipes import Context, Recipe, simple
 
 # The OCI registry is mirror tooling, not part of a cluster release.
 REGISTRY_VERSION = "3.0.0"
-
-# github.com/flannel-io/cni-plugin is not served by the module proxy here (403 for every tag).
-# Its flannel plugin started life as plugins/meta/flannel in containernetworking/plugins, whose
-# last release with it (v0.9.1) is served, so the mirror builds that code instead (see BUILDINFO).
-FLANNEL_CNI_FALLBACK = ("github.com/containernetworking/plugins", "v0.9.1")
 
 CNI_PLUGINS: tuple[str, ...] = (
     "main/bridge", "main/dummy", "main/host-device", "main/ipvlan", "main/loopback",
@@ -41,17 +37,9 @@ CNI_PLUGINS: tuple[str, ...] = (
 
 BUILDINFO = "BUILDINFO.json"
 
+# what each pod network's folder asks the mirror to build (kubeforge/cni/NAME/mirror.py)
+CNI_BUNDLES = tuple(p.mirror() for p in PLUGINS.values())
 
-
-@dataclass(frozen=True)
-class Context:
-    layout: MirrorLayout
-    release: versions.Release
-    version: str
-    work: Path
-
-
-Recipe = Callable[[Context], GoBuild]
 
 
 def _kubernetes(ctx: Context) -> GoBuild:
@@ -102,35 +90,6 @@ def _etcd(ctx: Context) -> GoBuild:
     )
 
 
-def _simple(module: str, binaries: dict[str, str], ldflags: tuple[str, ...] = (), *,
-            also_require: tuple[str, ...] = (), tags: tuple[str, ...] = (), cgo: bool = False,
-            nosumdb: tuple[str, ...] = (), finalize_prereleases: bool = False,
-            drop_imports: tuple[tuple[str, str], ...] = ()) -> Recipe:
-    """A recipe for one module at the component's version; `{v}` in ldflags is `vX.Y.Z`.
-
-    `also_require`: sibling modules required at that version too (upstream's go.mod replaces them
-    with a local path the wrapper cannot copy).
-    """
-    def recipe(ctx: Context) -> GoBuild:
-        v = f"v{ctx.version}"
-        flags = tuple(f.format(v=v, bare=ctx.version) for f in ldflags)
-        return GoBuild(requires=((module, v), *((m, v) for m in also_require)), primary=module,
-                       binaries=tuple(Binary(p, n) for p, n in binaries.items()),
-                       ldflags=("-s", "-w", *flags), tags=tags, cgo=cgo, nosumdb=nosumdb,
-                       finalize_prereleases=finalize_prereleases, drop_imports=drop_imports)
-    return recipe
-
-
-def _flannel_cni(ctx: Context) -> GoBuild:
-    module, v = FLANNEL_CNI_FALLBACK
-    return GoBuild(
-        requires=((module, v),), primary=module,
-        binaries=(Binary(f"{module}/plugins/meta/flannel", "flannel"),),
-        ldflags=("-s", "-w",
-                 f"-X {module}/pkg/utils/buildversion.BuildVersion=v{ctx.version}+{v}"),
-    )
-
-
 CD = "github.com/containerd/containerd/v2"
 CM = "github.com/cert-manager/cert-manager"
 CM_BINARIES = ("controller", "webhook", "cainjector", "acmesolver")
@@ -161,56 +120,49 @@ GO_RECIPES: dict[str, Recipe] = {
     "kubernetes": _kubernetes,
     "conformance": _conformance,
     "etcd": _etcd,
-    "coredns": _simple("github.com/coredns/coredns", {"github.com/coredns/coredns": "coredns"},
+    "coredns": simple("github.com/coredns/coredns", {"github.com/coredns/coredns": "coredns"},
                        ("-X github.com/coredns/coredns/coremain.GitCommit={v}",)),
-    "containerd": _simple(
+    "containerd": simple(
         CD, {f"{CD}/cmd/containerd": "containerd",
              f"{CD}/cmd/containerd-shim-runc-v2": "containerd-shim-runc-v2",
              f"{CD}/cmd/ctr": "ctr"},
         (f"-X {CD}/version.Version={{v}}", f"-X {CD}/version.Package={CD.removesuffix('/v2')}"),
         tags=("urfave_cli_no_docs", "no_btrfs")),
     # nsenter is C: cgo, and static like upstream's runc.amd64 so nodes need no libseccomp.
-    "runc": _simple(
+    "runc": simple(
         "github.com/opencontainers/runc", {"github.com/opencontainers/runc": "runc"},
         ("-X main.version={bare}", "-linkmode external", "-extldflags -static"),
         tags=("seccomp", "urfave_cli_no_docs", "netgo", "osusergo"), cgo=True),
-    "crictl": _simple(
+    "crictl": simple(
         "sigs.k8s.io/cri-tools", {"sigs.k8s.io/cri-tools/cmd/crictl": "crictl"},
         ("-X sigs.k8s.io/cri-tools/pkg/version.Version={v}",),
         # v1.34.0 is the only tag this proxy serves and sum.golang.org has no entry for it;
         # it requires k8s.io/* v0.34.0-rc.2, which have none either: use their v0.34.0.
         nosumdb=("sigs.k8s.io/cri-tools",), finalize_prereleases=True),
-    "cni_plugins": _simple(
+    "cni_plugins": simple(
         CNI, {f"{CNI}/plugins/{p}": p.split("/")[1] for p in CNI_PLUGINS},
         (f"-X {CNI}/pkg/utils/buildversion.BuildVersion={{v}}",)),
-    # The Tencent Cloud VPC backend's SDK versions are not on this proxy (403); the mirror's
-    # flanneld is built without that one backend (vxlan, host-gw, wireguard... all stay).
-    "flannel": _simple(
-        "github.com/flannel-io/flannel", {"github.com/flannel-io/flannel": "flanneld"},
-        ("-X github.com/flannel-io/flannel/pkg/version.Version={v}", "-linkmode external",
-         "-extldflags -static"),
-        tags=("netgo", "osusergo"), cgo=True,  # the udp backend is C, like upstream's build
-        drop_imports=(("main.go", "github.com/flannel-io/flannel/pkg/backend/tencentvpc"),)),
-    "flannel_cni_plugin": _flannel_cni,
-    "helm": _simple(
+    # each pod network's own builds (kubeforge/cni/NAME/mirror.py)
+    **{k: r for b in CNI_BUNDLES for k, r in b.go.items()},
+    "helm": simple(
         "helm.sh/helm/v3", {"helm.sh/helm/v3/cmd/helm": "helm"},
         ("-X helm.sh/helm/v3/internal/version.version={v}",
          "-X helm.sh/helm/v3/internal/version.gitTreeState=clean")),
     # Upstream's replace (containous forks) and exclude lines are copied by the wrapper.
-    "traefik": _simple(
+    "traefik": simple(
         "github.com/traefik/traefik/v3", {"github.com/traefik/traefik/v3/cmd/traefik": "traefik"},
         ("-X github.com/traefik/traefik/v3/pkg/version.Version={v}",)),
     # Up to v1.11 the binaries' main packages are in the main module (versions.CERT_MANAGER_MIRROR).
-    "cert_manager": _simple(
+    "cert_manager": simple(
         CM, {f"{CM}/cmd/{b}": f"cert-manager-{b}" for b in CM_BINARIES},
         (f"-X {CM}/pkg/util.AppVersion={{v}}",)),
-    "pebble": _simple(PEBBLE, {f"{PEBBLE}/cmd/pebble": "pebble"}),
-    "registry": _simple(
+    "pebble": simple(PEBBLE, {f"{PEBBLE}/cmd/pebble": "pebble"}),
+    "registry": simple(
         "github.com/distribution/distribution/v3",
         {"github.com/distribution/distribution/v3/cmd/registry": "registry"},
         ("-X github.com/distribution/distribution/v3/version.version={v}",)),
     # pkg/v3 replaces sdk/v3 with ../sdk: require the same release of sdk/v3 instead.
-    "pulumi": _simple(
+    "pulumi": simple(
         f"{PULUMI}/pkg/v3", {f"{PULUMI}/pkg/v3/cmd/pulumi": "pulumi"},
         (f"-X {PULUMI}/sdk/v3/go/common/version.Version={{v}}",),
         also_require=(f"{PULUMI}/sdk/v3",)),
@@ -231,8 +183,8 @@ BUSYBOX_CONFIG = {"CONFIG_STATIC": "y", "CONFIG_TC": None}
 # Build order: the order `kubeforge mirror build` walks and `--only` accepts.
 COMPONENTS: tuple[str, ...] = (
     "kubernetes", "pause", "etcd", "coredns", "containerd", "runc", "crictl", "cni_plugins",
-    "flannel", "flannel_cni_plugin", "helm", "registry", "busybox", "traefik", "cert_manager",
-    "pebble", "pulumi", "pulumi_kubernetes", "conformance", "busybox_upstream",
+    *(k for b in CNI_BUNDLES for k in b.go), "helm", "registry", "busybox", "traefik",
+    "cert_manager", "pebble", "pulumi", "pulumi_kubernetes", "conformance", "busybox_upstream",
 )
 
 # Versions of the components that are not part of a Kubernetes release.
@@ -256,8 +208,7 @@ BINARIES: dict[str, tuple[str, ...]] = {
     "runc": ("runc",),
     "crictl": ("crictl",),
     "cni_plugins": tuple(p.split("/")[1] for p in CNI_PLUGINS),
-    "flannel": ("flanneld",),
-    "flannel_cni_plugin": ("flannel",),
+    **{k: b for bundle in CNI_BUNDLES for k, b in bundle.binaries.items()},
     "helm": ("helm",),
     "registry": ("registry",),
     "busybox": ("busybox",),
@@ -276,7 +227,7 @@ def version_of(component: str, release: versions.Release) -> str:
         return ADDON_VERSIONS[component]
     if component == "conformance":
         return release.kubernetes
-    return str(getattr(release, component))
+    return versions.component_version(release, component)
 
 
 def source_of(component: str, version: str) -> str:
@@ -289,9 +240,9 @@ def source_of(component: str, version: str) -> str:
         return (f"busybox {version} source from Debian's source package "
                 f"({BUSYBOX_SOURCE.rsplit('/', 1)[-1]}, without Debian's patches), "
                 "defconfig, static")
-    if component == "flannel_cni_plugin":
-        return "{}@{} plugins/meta/flannel (flannel-io/cni-plugin is not on the proxy)".format(
-            *FLANNEL_CNI_FALLBACK)
+    for bundle in CNI_BUNDLES:
+        if component in bundle.sources:
+            return bundle.sources[component]
     if component == "pulumi_kubernetes":
         _, stamp, commit = versions.PULUMI_KUBERNETES_MODULE.rsplit("-", 2)
         return (f"{PK}@{versions.PULUMI_KUBERNETES_MODULE} (untagged commit {commit} of "

@@ -14,7 +14,7 @@ from pathlib import Path
 from kubeforge import versions
 from kubeforge.errors import KubeforgeError
 from kubeforge.mirror import oci
-from kubeforge.mirror.components import BINARIES, version_of
+from kubeforge.mirror.components import BINARIES, CNI_BUNDLES, version_of
 from kubeforge.mirror.fsutil import atomic_path, atomic_write, sha256_file
 from kubeforge.mirror.layout import KUBE_BINARIES, MirrorLayout, sidecar
 
@@ -26,9 +26,10 @@ TARBALLS: dict[str, tuple[str, dict[str, str] | None]] = {
     "runc": ("runc", None),
     "crictl": ("crictl", {"crictl": "crictl"}),
     "cni_plugins": ("cni_plugins", None),  # every plugin at the top level, filled in below
-    "flannel_cni_plugin": ("flannel_cni_plugin", {"flannel-amd64": "flannel"}),
     "etcd": ("etcd", None),  # etcd-vX-linux-amd64/..., filled in below
     "helm": ("helm", {"linux-amd64/helm": "helm"}),
+    # each pod network's own node downloads (kubeforge/cni/NAME/mirror.py)
+    **{k: t for b in CNI_BUNDLES for k, t in b.tarballs.items()},
 }
 
 

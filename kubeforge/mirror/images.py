@@ -1,29 +1,23 @@
 """The images kubeadm and the default add-ons pull, assembled from the mirror's own binaries.
 
 Static Go binaries need no distribution: they get a tiny "static base" (passwd, group,
-nsswitch, /tmp) like distroless. kube-proxy and flannel exec iptables and conntrack, so they
-sit on the Debian base layer (rootfs.py), shared by digest.
+nsswitch, /tmp) like distroless. kube-proxy and the pod network agents exec iptables and
+conntrack, so they sit on the Debian base layer (rootfs.py), shared by digest.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from kubeforge import versions
 from kubeforge.errors import KubeforgeError
 from kubeforge.mirror import oci, rootfs
-from kubeforge.mirror.components import CM_BINARIES, PEBBLE_FILES, version_of
+from kubeforge.mirror.components import CM_BINARIES, CNI_BUNDLES, PEBBLE_FILES, version_of
 from kubeforge.mirror.fsutil import human_duration
 from kubeforge.mirror.layout import MirrorLayout
-
-# Images the default add-ons need that kubeadm does not list; candidates for versions.IMAGES.
-# kube-flannel.yml's init container copies the flannel CNI binary out of this image.
-EXTRA_IMAGES: dict[str, str] = {
-    "flannel-cni-plugin": "ghcr.io/flannel-io/flannel-cni-plugin:v{flannel_cni_plugin}",
-}
+from kubeforge.mirror.recipes import ImageRecipe
 
 # Add-on images, versioned apart from the Kubernetes release (versions.TRAEFIK, ...).
 ADDON_IMAGES: dict[str, str] = {
@@ -43,58 +37,47 @@ STATIC_BASE: dict[str, Path | bytes] = {
 }
 
 
-@dataclass(frozen=True)
-class Recipe:
-    component: str  # the build whose binaries go in
-    files: dict[str, str]  # image path -> binary name in the component's build dir
-    config: oci.ImageConfig
-    base: str  # "static", "debian" or "none"
-
-
 def _bin(name: str) -> oci.ImageConfig:
     return oci.ImageConfig(entrypoint=(f"/usr/local/bin/{name}",))
 
 
-RECIPES: dict[str, Recipe] = {
+RECIPES: dict[str, ImageRecipe] = {
     # kubeadm's static pod manifests say `command: [kube-apiserver, ...]`: binary on PATH.
-    **{name: Recipe("kubernetes", {f"usr/local/bin/{name}": name}, _bin(name), "static")
+    **{name: ImageRecipe("kubernetes", {f"usr/local/bin/{name}": name}, _bin(name), "static")
        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")},
-    "kube-proxy": Recipe("kubernetes", {"usr/local/bin/kube-proxy": "kube-proxy"},
-                         _bin("kube-proxy"), "debian"),
-    "etcd": Recipe("etcd", {f"usr/local/bin/{b}": b for b in ("etcd", "etcdctl", "etcdutl")},
-                   _bin("etcd"), "static"),
-    "coredns": Recipe("coredns", {"coredns": "coredns"},
-                      oci.ImageConfig(entrypoint=("/coredns",)), "static"),
-    "pause": Recipe("pause", {"pause": "pause"},
-                    oci.ImageConfig(entrypoint=("/pause",), user="65535:65535"), "none"),
-    "flannel": Recipe("flannel", {"opt/bin/flanneld": "flanneld"},
-                      oci.ImageConfig(entrypoint=("/opt/bin/flanneld",)), "debian"),
-    "netcheck": Recipe("busybox", {"bin/busybox": "busybox"},
-                       oci.ImageConfig(cmd=("/bin/sh",)), "debian"),
-    "flannel-cni-plugin": Recipe("flannel_cni_plugin", {"flannel": "flannel"},
-                                 oci.ImageConfig(cmd=("/bin/sh",)), "debian"),
-    "traefik": Recipe("traefik", {"usr/local/bin/traefik": "traefik"},
-                      oci.ImageConfig(entrypoint=("/usr/local/bin/traefik",), user="65532:65532"),
-                      "static"),
+    "kube-proxy": ImageRecipe("kubernetes", {"usr/local/bin/kube-proxy": "kube-proxy"},
+                              _bin("kube-proxy"), "debian"),
+    "etcd": ImageRecipe("etcd", {f"usr/local/bin/{b}": b for b in ("etcd", "etcdctl", "etcdutl")},
+                        _bin("etcd"), "static"),
+    "coredns": ImageRecipe("coredns", {"coredns": "coredns"},
+                           oci.ImageConfig(entrypoint=("/coredns",)), "static"),
+    "pause": ImageRecipe("pause", {"pause": "pause"},
+                         oci.ImageConfig(entrypoint=("/pause",), user="65535:65535"), "none"),
+    "netcheck": ImageRecipe("busybox", {"bin/busybox": "busybox"},
+                            oci.ImageConfig(cmd=("/bin/sh",)), "debian"),
+    # each pod network's own images (kubeforge/cni/NAME/mirror.py)
+    **{k: r for b in CNI_BUNDLES for k, r in b.images.items()},
+    "traefik": ImageRecipe(
+        "traefik", {"usr/local/bin/traefik": "traefik"},
+        oci.ImageConfig(entrypoint=("/usr/local/bin/traefik",), user="65532:65532"), "static"),
     # the charts run these as non-root and check it: the image says so (like upstream's)
-    **{f"cert-manager-{b}": Recipe(
+    **{f"cert-manager-{b}": ImageRecipe(
         "cert_manager", {f"app/cmd/{b}/{b}": f"cert-manager-{b}"},
         oci.ImageConfig(entrypoint=(f"/app/cmd/{b}/{b}",), user="1000:1000"), "static")
        for b in CM_BINARIES},
     # pebble's own test certificate (SANs pebble, localhost) and config, where upstream's image
     # keeps them: a client reaching the service as `pebble` trusts test/certs/pebble.minica.pem
-    "pebble": Recipe("pebble", {"app/pebble": "pebble", **{f"test/{f}": f for f in PEBBLE_FILES}},
-                     oci.ImageConfig(entrypoint=("/app/pebble",), workdir="/",
-                                     cmd=("-config", "/test/config/pebble-config.json")),
-                     "static"),
+    "pebble": ImageRecipe(
+        "pebble", {"app/pebble": "pebble", **{f"test/{f}": f for f in PEBBLE_FILES}},
+        oci.ImageConfig(entrypoint=("/app/pebble",), workdir="/",
+                        cmd=("-config", "/test/config/pebble-config.json")),
+        "static"),
 }
 
 
 def image_refs(release: versions.Release) -> dict[str, str]:
-    """Image name -> full upstream reference, for versions.IMAGES plus EXTRA_IMAGES."""
+    """Image name -> full upstream reference, for versions.IMAGES plus the add-ons'."""
     refs = {name: versions.image_ref(release, name) for name in versions.IMAGES}
-    fields = {k: getattr(release, k) for k in ("flannel_cni_plugin",)}
-    refs.update({name: tmpl.format(**fields) for name, tmpl in EXTRA_IMAGES.items()})
     refs.update(ADDON_IMAGES)
     return refs
 

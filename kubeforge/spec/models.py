@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, create_mo
 
 from kubeforge import paths, versions
 from kubeforge.cni import PLUGINS
-from kubeforge.spec.base import STRICT, Port
+from kubeforge.fieldtypes import STRICT, Port
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 VERSION = r"^v?\d+\.\d+\.\d+$"

@@ -8,7 +8,7 @@ import pytest
 
 from kubeforge import versions
 from kubeforge.errors import KubeforgeError
-from kubeforge.mirror import checksums, components, files, gotool
+from kubeforge.mirror import checksums, components, files, gotool, recipes
 from kubeforge.mirror.layout import MirrorLayout
 
 RELEASE = versions.RELEASES[versions.DEFAULT_KUBERNETES]
@@ -31,7 +31,7 @@ require (
 
 
 def _spec(component: str) -> gotool.GoBuild:
-    ctx = components.Context(MirrorLayout(Path("/nonexistent")), RELEASE,
+    ctx = recipes.Context(MirrorLayout(Path("/nonexistent")), RELEASE,
                              components.version_of(component, RELEASE), Path("/nonexistent"))
     return components.GO_RECIPES[component](ctx)
 

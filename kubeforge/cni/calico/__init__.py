@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, Field
 
 from kubeforge.cni.base import CniPlugin, Finding
-from kubeforge.spec.base import STRICT, Port
+from kubeforge.fieldtypes import STRICT, Port
 
 
 class Calico(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, Field
 
 from kubeforge.cni.base import CniPlugin, Finding
-from kubeforge.spec.base import STRICT, Port
+from kubeforge.fieldtypes import STRICT, Port
 
 
 class Flannel(BaseModel):
@@ -27,6 +27,20 @@ class FlannelPlugin(CniPlugin):
     agent: ClassVar[str] = "kube-flannel/kube-flannel-ds"
     reset_paths: ClassVar[tuple[str, ...]] = ("/run/flannel",)
     reset_interfaces: ClassVar[tuple[str, ...]] = ("cni0", "flannel.1")
+    reset_chains: ClassVar[tuple[str, ...]] = ("FLANNEL",)
+    components: ClassVar[dict[str, str]] = {
+        "flannel": "0.28.10", "flannel_cni_plugin": "1.8.0-flannel1"}
+    artifacts: ClassVar[dict[str, tuple[str, str]]] = {
+        "flannel_cni_plugin": (
+            "github",
+            "flannel-io/cni-plugin/releases/download/v{v}/cni-plugin-flannel-linux-amd64-v{v}.tgz"),
+    }
+    images: ClassVar[dict[str, str]] = {
+        "flannel": "ghcr.io/flannel-io/flannel:v{flannel}",
+        # upstream's kube-flannel.yml copies the CNI binary out of this image; kubeforge installs
+        # it from the artifact instead, so the image is in the mirror for upstream's manifest
+        "flannel-cni-plugin": "ghcr.io/flannel-io/flannel-cni-plugin:v{flannel_cni_plugin}",
+    }
 
     @classmethod
     def findings(cls, opts: Any) -> Iterator[Finding]:

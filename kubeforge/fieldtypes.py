@@ -1,5 +1,5 @@
-"""Shared by the spec's models and the pod networks' folders (kubeforge.cni), which the models
-import: field types and the strict model configuration."""
+"""Field types and the strict model configuration, shared by the spec's models and the pod
+networks' folders (kubeforge.cni). A leaf module: the version table imports those folders."""
 
 from __future__ import annotations
 
