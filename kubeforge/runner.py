@@ -81,6 +81,8 @@ def playbook(env_name: str, name: str, extra: Sequence[str] = (),
         # the nodes' run lock (kubeforge.cluster.run_lock) names this command as its holder
         rc, changed = run([_tool("ansible-playbook"), "-i", str(inventory), str(book), *extra],
                           f"playbook {name} on {env_name}", {"KUBEFORGE_COMMAND": command})
+        if rc != 0 and takes_run_locks(book) and "--check" not in extra:
+            release_ended_locks(inventory, env_name)
     total = sum(changed.values())
     print(f"[kubeforge] changed={total} ({', '.join(f'{h}={n}' for h, n in changed.items())})")
     if rc == 0 and expect_no_changes and total:
@@ -88,6 +90,23 @@ def playbook(env_name: str, name: str, extra: Sequence[str] = (),
               file=sys.stderr)
         return 3
     return rc
+
+
+def takes_run_locks(book: Path) -> bool:
+    """Whether the playbook takes the nodes' run lock (playbooks/tasks/take-run-lock.yml)."""
+    return "tasks/take-run-lock.yml" in book.read_text()
+
+
+def release_ended_locks(inventory: Path, env_name: str) -> None:
+    """After a failed run, give back the node locks it kept, so that a run from another control
+    host is not refused for a run that has ended; a live run's lock is never touched."""
+    rc, _ = run([_tool("ansible-playbook"), "-i", str(inventory),
+                 str(paths.ROOT / "playbooks" / "release-lock.yml"),
+                 "-e", "kubeforge_run_lock_ended=true"],
+                f"giving back the run locks of the failed run on {env_name}")
+    if rc != 0:
+        print("[kubeforge] some nodes kept their run lock (unreachable?); the next run from this "
+              "control host takes it over", file=sys.stderr)
 
 
 def verify(env_name: str, extra: Sequence[str] = ()) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeforge import paths
+from kubeforge import paths, runner
 from kubeforge.cli import main
 from kubeforge.schema import schema_text
 
@@ -88,3 +88,9 @@ def test_certs_renew_flag_on_either_side_of_env(monkeypatch: pytest.MonkeyPatch,
     assert main(argv) == 0
     assert seen == {"env": "lab", "name": "certs",
                     "extra": ["-e", "kubeforge_certs_renew=true", "--check"]}
+
+
+def test_the_playbooks_that_change_nodes_take_the_run_lock() -> None:
+    # after a failure of these, the CLI gives back the locks the run kept
+    books = {p.stem for p in (paths.ROOT / "playbooks").glob("*.yml") if runner.takes_run_locks(p)}
+    assert books == {"cluster", "scale", "upgrade", "remove-node"}

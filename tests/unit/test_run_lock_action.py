@@ -88,3 +88,22 @@ def test_the_refusal_names_the_holder_and_the_fix(lock: ModuleType) -> None:
     msg = lock.busy("w2", other)
     assert msg.startswith("w2 is busy: `kubeforge scale prod` from ops-laptop (pid 4242, alice)")
     assert "since 2026-12-06 09:00:00" in msg and "rm /run/kubeforge/run.lock" in msg
+
+
+def test_only_an_ended_run_of_this_host_counts_as_ended(lock: ModuleType) -> None:
+    me = lock.holder("kubeforge deploy lab", os.getpid())
+    assert not lock.ended_here(me)  # alive
+    proc = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True)
+    assert lock.ended_here(dict(me, pid=int(proc.stdout)))
+    assert not lock.ended_here(dict(me, pid=int(proc.stdout), host="another-control-host"))
+    assert not lock.ended_here(lock.parse_held("held garbage"))  # unreadable: no host
+
+
+def test_the_ended_runs_own_line_releases_its_lock(lock: ModuleType, tmp_path: Path) -> None:
+    # the action re-serialises the holder it parsed; that must match the line the run wrote
+    path = str(tmp_path / "run.lock")
+    written = _line(lock, "kubeforge deploy 'my env'", os.getpid())
+    _sh(lock.acquire_cmd(written, path))
+    parsed = lock.parse_held("held " + Path(path).read_text())
+    _sh(lock.release_cmd(json.dumps(parsed, sort_keys=True), path))
+    assert not Path(path).exists()

@@ -5,8 +5,9 @@ another live run fails it, so that a refused run takes no lock anywhere), `state
 /run/kubeforge/run.lock, atomically through the shell's noclobber, holding a line that names this
 run: control host, ansible-playbook's pid, user, command and start) and at the end `state:
 released` (removes the lock if it is this run's). A lock left by a run of this control host that
-has ended (killed, failed) is taken over, with a warning. /run is a tmpfs, so a reboot clears a
-lock too. In check mode `held` only reads, as `free` does."""
+has ended (killed, failed) is taken over, with a warning; `released` with `ended: true` removes
+such a lock (the CLI gives back the locks of a run that failed). /run is a tmpfs, so a reboot
+clears a lock too. In check mode `held` only reads, as `free` does."""
 
 from __future__ import annotations
 
@@ -78,6 +79,12 @@ def alive_here(other: dict[str, Any]) -> bool:
     return isinstance(pid, int) and pid > 0 and _started(pid) == other.get("started") != ""
 
 
+def ended_here(other: dict[str, Any]) -> bool:
+    """Whether `other` is a run of this control host that has ended (its lock is safe to remove);
+    an unreadable lock names no host and is left alone."""
+    return other.get("host") == socket.gethostname() and not alive_here(other)
+
+
 def describe(other: dict[str, Any]) -> str:
     return (f"`{other.get('command', '?')}` from {other.get('host', '?')} "
             f"(pid {other.get('pid', '?')}, {other.get('user', '?')})")
@@ -120,12 +127,19 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         node = str((task_vars or {}).get("inventory_hostname", "this node"))
         result.update(changed=False, holder=me)
         if state == "released":
-            if not self._play_context.check_mode:
+            if self._play_context.check_mode:
+                return result
+            if not args.get("ended"):
                 self._run(release_cmd(line))
+                return result
+            other = self._holder()
+            if other is not None and ended_here(other):
+                # the exact line that run wrote (json.dumps with sorted keys, as held writes it)
+                self._run(release_cmd(json.dumps(other, sort_keys=True)))
+                result.update(changed=True, released=describe(other))
             return result
         if state == "free" or self._play_context.check_mode:
-            out = self._run(f"cat {shlex.quote(LOCK)} 2>/dev/null; true")
-            other = parse_held("held " + out) if out.strip() else None
+            other = self._holder()
             if other is not None and other != me and alive_here(other):
                 raise AnsibleActionFail(busy(node, other))
             return result
@@ -137,6 +151,10 @@ class ActionModule(ActionBase):  # type: ignore[misc]
             result["warnings"] = [f"{node}: took over the run lock of an ended run, "
                                   f"{describe(other)}"]
         return result
+
+    def _holder(self) -> dict[str, Any] | None:
+        out = self._run(f"cat {shlex.quote(LOCK)} 2>/dev/null; true")
+        return parse_held("held " + out) if out.strip() else None
 
     def _run(self, cmd: str) -> str:
         out = self._low_level_execute_command(cmd, sudoable=True)
