@@ -1,5 +1,4 @@
-"""Drill: the nodes' run lock. A deploy gives every lock back (also those a failed run of this
-control host kept); a lock on one node that names a run from another control host makes
+"""Drill: the nodes' run lock. Runs give every lock back (a failed one through the CLI); a lock on one node that names a run from another control host makes
 `kubeforge deploy` stop at once, naming the holder and the fix, before it changes anything or
 takes a lock; a lock left by an ended run of this control host is taken over."""
 
@@ -38,11 +37,9 @@ def test_a_busy_node_stops_the_deploy_and_a_stale_lock_is_taken_over(
         spec: ClusterSpec, pytestconfig: pytest.Config) -> None:
     env = str(pytestconfig.getoption("env"))
     node = spec.hosts[-1].name
-    # a failed run earlier (the cgroup drill's refused deploy) keeps its locks; the next deploy
-    # from here takes them over and gives every lock back
-    first = kubeforge("deploy", env, "--expect-no-changes", timeout=900)
-    assert first.returncode == 0, first.stdout[-3000:]
-    assert not _locks(spec), "a deploy gives back every node's lock"
+    # every run before gave its locks back, the failed ones too (in CI, the cgroup drill's
+    # refused deploy: the CLI releases what a failed run kept)
+    assert not _locks(spec), "no run left a lock behind"
 
     other = {"host": "ops-laptop", "pid": 4242, "user": "alice",
              "command": "kubeforge upgrade prod", "since": "2026-12-06 09:00:00", "started": "1"}
