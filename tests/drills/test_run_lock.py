@@ -1,6 +1,7 @@
-"""Drill: the nodes' run lock. Runs give every lock back (a failed one through the CLI); a lock on one node that names a run from another control host makes
-`kubeforge deploy` stop at once, naming the holder and the fix, before it changes anything or
-takes a lock; a lock left by an ended run of this control host is taken over."""
+"""Drill: the nodes' run lock. Runs give every lock back (a failed one through the CLI); a lock
+on one node that names a run from another control host makes `kubeforge deploy` stop at once,
+naming the holder and the fix, before it changes anything or takes a lock; a lock left by an
+ended run of this control host is taken over."""
 
 from __future__ import annotations
 
