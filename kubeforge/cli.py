@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,11 +37,25 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    from kubeforge import liveplan, runner
     from kubeforge.plan import summary
     from kubeforge.spec import load_spec
 
-    print(summary(load_spec(args.env, check_files=False)))
-    return 0
+    try:
+        spec = load_spec(args.env, check_files=False)
+        if args.spec:
+            print(summary(spec))
+            return 0
+        plan = runner.read_plan(args.env)
+    except KubeforgeError as e:
+        # 2 means "changes pending" here: an error is 1
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(liveplan.as_json(plan), indent=1))
+    else:
+        print(liveplan.render(plan, diffs=not args.no_diff))
+    return plan.exit_code
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -166,8 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="folder to write into (default: the spec's folder)")
     p.set_defaults(func=_cmd_render)
 
-    p = sub.add_parser("plan", help="summarise what the spec will build")
+    p = sub.add_parser(
+        "plan", help="show what a deploy would change, host by host, without changing anything",
+        description="Reads the live hosts (the deploy in check mode) and lists, by host and step, "
+                    "the files, packages, binaries, services, kubeadm actions, node joins and "
+                    "Helm releases a deploy would change; secrets are masked. Exit code: 0 "
+                    "nothing to do, 2 changes pending, 1 error (a host did not answer, a task "
+                    "failed).")
     _env(p)
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--no-diff", action="store_true", help="list the changes without diffs")
+    p.add_argument("--spec", action="store_true",
+                   help="only summarise what the spec builds (no host is read)")
     p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("schema", help="print the JSON Schema of cluster.yml")

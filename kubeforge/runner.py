@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubeforge import paths
+from kubeforge import liveplan, paths
 from kubeforge.errors import KubeforgeError
 from kubeforge.lock import env_lock
 from kubeforge.render import render
@@ -107,6 +110,45 @@ def release_ended_locks(inventory: Path, env_name: str) -> None:
     if rc != 0:
         print("[kubeforge] some nodes kept their run lock (unreachable?); the next run from this "
               "control host takes it over", file=sys.stderr)
+
+
+PLAY = re.compile(r"^PLAY \[(.*)\] \*+")
+
+
+def read_plan(env_name: str) -> liveplan.Plan:
+    """What `kubeforge deploy ENV` would change, read from the live hosts without changing them:
+    the deploy playbook in check mode with --diff, recorded by the kubeforge_plan callback. Its
+    output goes to a log file; the plays' names are printed to stderr as it goes."""
+    spec_name = load_spec(env_name, check_files=False).name
+    logs = paths.cache_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"plan-{env_name.replace('/', '_')}.log"
+    with env_lock(spec_name, f"kubeforge plan {env_name}"), \
+            tempfile.TemporaryDirectory() as tmp:
+        with contextlib.redirect_stdout(sys.stderr):
+            inventory = prepare(env_name)
+        record = Path(tmp) / "plan.json"
+        started = time.monotonic()
+        print(f"[kubeforge] reading {env_name} in check mode (nothing changes; log: {log})",
+              file=sys.stderr, flush=True)
+        cmd = [_tool("ansible-playbook"), "-i", str(inventory),
+               str(paths.ROOT / "playbooks" / "cluster.yml"), "--check", "--diff"]
+        with log.open("w") as out, subprocess.Popen(
+                cmd, cwd=paths.ROOT, env={**_env(), "KUBEFORGE_PLAN": str(record)},
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                out.write(line)
+                if m := PLAY.match(line):
+                    print(f"[kubeforge]   {m.group(1)}", file=sys.stderr, flush=True)
+            rc = proc.wait()
+        data = json.loads(record.read_text()) if record.exists() else {}
+    print(f"[kubeforge] read in {time.monotonic() - started:.0f}s", file=sys.stderr)
+    plan = liveplan.from_records(data)
+    if rc != 0 and not plan.failed and not plan.unreachable:
+        plan.failed.append({"host": "", "role": "", "task": "ansible-playbook",
+                            "msg": f"rc {rc}, see {log}"})
+    return plan
 
 
 def verify(env_name: str, extra: Sequence[str] = ()) -> int:

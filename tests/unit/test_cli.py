@@ -34,7 +34,7 @@ def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_plan_summarises(lab_files: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan", "lab"]) == 0
+    assert main(["plan", "lab", "--spec"]) == 0
     out = capsys.readouterr().out
     assert "Kubernetes 1.37.2" in out
     assert "10.240.0.100:6443" in out
@@ -45,7 +45,7 @@ def test_plan_summarises(lab_files: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_plan_fails_without_checksums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("KUBEFORGE_CACHE", str(tmp_path))
-    assert main(["plan", "lab"]) == 2
+    assert main(["plan", "lab", "--spec"]) == 1  # plan's 2 means "changes pending"
     assert "kubeforge mirror build" in capsys.readouterr().err
 
 

@@ -1,0 +1,215 @@
+"""`kubeforge plan`'s reading of a live environment: what a deploy would change, host by host.
+
+The deploy playbook runs in check mode with `--diff`; the callback kubeforge_plan
+(plugins/callback) records every task that would change something, with the diff Ansible
+computed and the steps the probes found pending. This module turns those records into changes
+grouped by host and by step, renders them for a person (`render`) or a program (`as_json`), and
+says what the exit code is: 0 nothing to do, 2 changes pending, 1 the plan is incomplete (a host
+did not answer, a task failed).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# the modules that write files, install packages and binaries, and run services
+FILE_ACTIONS = {"ansible.builtin.template", "ansible.builtin.copy", "ansible.builtin.file",
+                "ansible.builtin.lineinfile", "ansible.builtin.blockinfile",
+                "kubeforge.cluster.files"}
+PACKAGE_ACTIONS = {"ansible.builtin.apt", "ansible.builtin.package",
+                   "ansible.builtin.dpkg_selections"}
+BINARY_ACTIONS = {"kubeforge.cluster.artifacts"}
+SERVICE_ACTIONS = {"ansible.builtin.systemd_service", "ansible.builtin.systemd",
+                   "ansible.builtin.service"}
+PROBE_ACTIONS = {"kubeforge.cluster.probe"}
+ADDON_ROLES = {"addons"}
+KUBEADM_WORDS = ("kubeadm", "join", "init", "upgrade")
+
+# what a person reads first: the order of the sections of a host
+KINDS = ("node", "kubeadm", "package", "binary", "file", "service", "release", "command",
+         "pending")
+TITLES = {"node": "node", "kubeadm": "kubeadm", "package": "packages", "binary": "binaries",
+          "file": "files", "service": "services", "release": "Helm releases",
+          "command": "commands", "pending": "steps pending"}
+
+# lines of a diff whose key names a secret: their values never reach the output
+_SECRET_LINE = re.compile(
+    r"^(?P<head>[+\- ]?\s*[\"']?[\w.-]*(password|passwd|secret|token|private[_-]?key|"
+    r"certificate[_-]?key|encryption|apikey|api[_-]key)[\w.-]*[\"']?\s*[:=]\s*).+$",
+    re.IGNORECASE)
+_TOKEN = re.compile(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b")
+_SECRETBOX = re.compile(r"(secret:\s*)\S+")
+
+
+def mask(text: str) -> str:
+    """A diff with the values of secret-named keys and bootstrap tokens replaced by ***."""
+    out = []
+    for line in text.splitlines():
+        m = _SECRET_LINE.match(line)
+        line = m.group("head") + "***" if m else line
+        out.append(_SECRETBOX.sub(r"\1***", _TOKEN.sub("***", line)))
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Change:
+    host: str
+    step: str  # the role, else the play
+    kind: str  # one of KINDS
+    what: str  # the file, the release, the task
+    diff: str = ""
+    hidden: bool = False  # a secret's task: shown without any content
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    unreachable: dict[str, str] = field(default_factory=dict)
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.unreachable or self.failed:
+            return 1
+        return 2 if self.counted() else 0
+
+    def counted(self) -> list[Change]:
+        """The changes a summary counts: a pending probe step counts only for a step that shows
+        no concrete change (the change itself is what a person wants to see)."""
+        concrete = {(c.host, c.step) for c in self.changes if c.kind != "pending"}
+        return [c for c in self.changes if c.kind != "pending" or (c.host, c.step) not in concrete]
+
+    def summary(self) -> str:
+        changes = self.counted()
+        if not changes and self.exit_code == 0:
+            return "Plan: nothing to do."
+        by_kind: Counter[str] = Counter(c.kind for c in changes)
+        hosts = {k: len({c.host for c in changes if c.kind == k}) for k in by_kind}
+        parts = []
+        if by_kind["node"]:
+            parts.append(f"{_n(by_kind['node'], 'node')} to join")
+        for kind, noun in (("file", "file"), ("package", "package"), ("binary", "binary"),
+                           ("service", "service"), ("kubeadm", "kubeadm action"),
+                           ("command", "command"), ("pending", "pending step")):
+            if by_kind[kind]:
+                verb = "to change" if kind in ("file", "service") else "to run" \
+                    if kind in ("kubeadm", "command") else "to install" \
+                    if kind in ("package", "binary") else "found"
+                parts.append(f"{_n(by_kind[kind], noun)} {verb} on {_n(hosts[kind], 'host')}")
+        if by_kind["release"]:
+            parts.append(f"{_n(by_kind['release'], 'release')} to install or upgrade")
+        line = "Plan: " + (", ".join(parts) if parts else "no change found") + "."
+        if self.unreachable or self.failed:
+            line += (f" Incomplete: {_n(len(self.unreachable), 'host')} did not answer, "
+                     f"{_n(len(self.failed), 'task')} failed.")
+        return line
+
+
+def _n(count: int, noun: str) -> str:
+    plural = {"binary": "binaries"}.get(noun, noun + "s")
+    return f"{count} {noun if count == 1 else plural}"
+
+
+def _diff_text(diffs: list[dict[str, str]]) -> str:
+    parts = []
+    for d in diffs:
+        if "prepared" in d:
+            parts.append(d["prepared"])
+        elif "before" in d or "after" in d:
+            parts.append(_unified(d.get("before", ""), d.get("after", ""),
+                                  d.get("before_header", "before"),
+                                  d.get("after_header", "after")))
+    return mask("\n".join(p for p in parts if p).rstrip("\n"))
+
+
+def _unified(before: str, after: str, a: str, b: str) -> str:
+    return "\n".join(difflib.unified_diff(before.splitlines(), after.splitlines(),
+                                          fromfile=a, tofile=b, lineterm=""))
+
+
+def _files(entry: dict[str, Any], host: str, step: str, hidden: bool) -> list[Change]:
+    """One change per file a task writes, each with its own part of the diff."""
+    diffs: list[dict[str, str]] = entry.get("diff", [])
+    paths = list(entry.get("paths") or [])
+    for d in diffs:  # a diff names its file even when the result does not
+        header = d.get("after_header") or d.get("before_header") or ""
+        if header.startswith("/") and header not in paths:
+            paths.append(header)
+    if not paths:
+        return [Change(host, step, "file", entry.get("task", ""),
+                       "" if hidden else _diff_text(diffs), hidden)]
+    out = []
+    for path in paths:
+        mine = [d for d in diffs if path in (d.get("after_header"), d.get("before_header"))]
+        if not mine and len(paths) == 1:
+            mine = diffs
+        out.append(Change(host, step, "file", path, "" if hidden else _diff_text(mine), hidden))
+    return out
+
+
+def classify(entry: dict[str, Any]) -> list[Change]:
+    """One callback record as changes: their kind and what each names."""
+    action, role, task = entry.get("action", ""), entry.get("role", ""), entry.get("task", "")
+    host, step = entry["host"], role or entry.get("play", "")
+    hidden = bool(entry.get("hidden"))
+    diff = "" if hidden else _diff_text(entry.get("diff", []))
+    if action in PROBE_ACTIONS and not entry.get("changed"):
+        return [Change(host, step, "pending", ", ".join(entry.get("pending", [])))]
+    if action in FILE_ACTIONS:
+        return _files(entry, host, step, hidden)
+    if role in ADDON_ROLES:
+        return [Change(host, step, "release", task, diff, hidden)]
+    kind = "command"
+    what = task
+    if action in PACKAGE_ACTIONS:
+        kind, what = "package", ", ".join(entry.get("items") or []) or task
+    elif action in BINARY_ACTIONS:
+        kind = "binary"
+    elif action in SERVICE_ACTIONS:
+        kind = "service"
+    elif "join" in task.lower() and role in ("kubeadm_worker", "kubeadm_join",
+                                             "kubeadm_control_plane"):
+        kind = "node"
+    elif role.startswith("kubeadm") or any(w in task.lower() for w in KUBEADM_WORDS):
+        kind = "kubeadm"
+    return [Change(host, step, kind, what, diff, hidden)]
+
+
+def from_records(data: dict[str, Any]) -> Plan:
+    return Plan([c for e in data.get("changes", []) for c in classify(e)],
+                dict(data.get("unreachable", {})), list(data.get("failed", [])))
+
+
+def render(plan: Plan, diffs: bool = True) -> str:
+    """The plan for a person: by host, then by step, then by kind; the summary line last."""
+    lines: list[str] = []
+    shown = plan.counted()
+    for host in sorted({c.host for c in shown}):
+        lines.append(f"{host}:")
+        mine = [c for c in shown if c.host == host]
+        for step in dict.fromkeys(c.step for c in mine):
+            lines.append(f"  {step}:")
+            for kind in KINDS:
+                for c in (c for c in mine if c.step == step and c.kind == kind):
+                    note = " (content hidden: it holds a secret)" if c.hidden else ""
+                    lines.append(f"    {TITLES[kind]}: {c.what}{note}")
+                    if diffs and c.diff:
+                        lines += ["      " + d for d in c.diff.splitlines()]
+    for host, msg in sorted(plan.unreachable.items()):
+        lines.append(f"{host}: did not answer ({msg}); nothing is known about it")
+    for f in plan.failed:
+        lines.append(f"{f['host']}: the plan could not read {f.get('role') or ''} "
+                     f"({f['task']}): {f.get('msg', '')}")
+    lines.append(plan.summary())
+    return "\n".join(lines)
+
+
+def as_json(plan: Plan) -> dict[str, Any]:
+    """The plan for a program: its exit code, summary, changes, unreachable hosts, failures."""
+    return {"exit_code": plan.exit_code, "summary": plan.summary(),
+            "changes": [asdict(c) for c in plan.counted()],
+            "unreachable": plan.unreachable, "failed": plan.failed}

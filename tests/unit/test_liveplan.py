@@ -1,0 +1,154 @@
+"""`kubeforge plan`: the callback's records of a check-mode run, the changes made of them, their
+rendering for a person, the JSON shape for a program, and the exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from conftest import load_path
+
+from kubeforge import liveplan, paths
+
+
+@pytest.fixture(scope="module")
+def callback() -> ModuleType:
+    return load_path("kubeforge_plan", paths.ROOT / "plugins" / "callback" / "kubeforge_plan.py")
+
+
+def _rec(callback: ModuleType, result: dict[str, Any], *, role: str = "containerd",
+         task: str = "Write the configuration", action: str = "kubeforge.cluster.files",
+         no_log: bool = False) -> dict[str, Any]:
+    entry = callback.record("w1", "Prepare the nodes", role, task, action, result, no_log)
+    assert entry is not None
+    return dict(entry)
+
+
+def test_an_unchanged_result_is_not_recorded(callback: ModuleType) -> None:
+    assert callback.record("w1", "p", "r", "t", "ansible.builtin.copy", {"changed": False},
+                           False) is None
+    assert callback.record("w1", "p", "r", "t", "kubeforge.cluster.probe",
+                           {"changed": False, "pending": {"unit": False}}, False) is None
+
+
+def test_a_file_change_keeps_its_paths_and_diffs(callback: ModuleType) -> None:
+    entry = _rec(callback, {"changed": True, "changes": ["/etc/containerd/config.toml"],
+                            "diff": [{"before_header": "/etc/containerd/config.toml",
+                                      "after_header": "/etc/containerd/config.toml",
+                                      "before": "a = 1\n", "after": "a = 2\n"}]})
+    assert entry["paths"] == ["/etc/containerd/config.toml"]
+    changes = liveplan.classify(entry)
+    assert [(c.kind, c.what) for c in changes] == [("file", "/etc/containerd/config.toml")]
+    assert "-a = 1" in changes[0].diff and "+a = 2" in changes[0].diff
+
+
+def test_a_no_log_result_keeps_no_content(callback: ModuleType) -> None:
+    entry = _rec(callback, {"changed": True, "dest": "/etc/kubernetes/enc.yaml",
+                            "diff": {"before": "", "after": "secret: c2VjcmV0"}}, no_log=True)
+    assert entry == {"host": "w1", "play": "Prepare the nodes", "role": "containerd",
+                     "task": "Write the configuration", "action": "kubeforge.cluster.files",
+                     "changed": True, "hidden": True}
+    (change,) = liveplan.classify(entry)
+    assert change.hidden and change.diff == ""
+    assert "content hidden" in liveplan.render(liveplan.Plan([change]))
+
+
+def test_several_files_of_one_task_are_one_change_each(callback: ModuleType) -> None:
+    a, b = "/etc/haproxy/haproxy.cfg", "/etc/keepalived/keepalived.conf"
+    entry = _rec(callback, {"changed": True, "changes": [a, b], "diff": [
+        {"before_header": a, "after_header": a, "before": "x\n", "after": "y\n"},
+        {"before_header": b, "after_header": b, "before": "p\n", "after": "q\n"}]})
+    changes = liveplan.classify(entry)
+    assert [c.what for c in changes] == [a, b]
+    assert "+y" in changes[0].diff and "+q" not in changes[0].diff
+    assert "+q" in changes[1].diff
+
+
+@pytest.mark.parametrize(("action", "role", "task", "kind"), [
+    ("ansible.builtin.apt", "node_prep", "Install packages", "package"),
+    ("kubeforge.cluster.artifacts", "kube_binaries", "Install kubelet", "binary"),
+    ("ansible.builtin.systemd_service", "containerd", "Start containerd", "service"),
+    ("ansible.builtin.raw", "kubeadm_join", "Join with a just-in-time token", "node"),
+    ("ansible.builtin.raw", "kubeadm_control_plane", "Run kubeadm init", "kubeadm"),
+    ("kubernetes.core.helm", "addons", "Helm release | ingress/traefik", "release"),
+    ("ansible.builtin.command", "cni", "Apply the manifests", "command"),
+])
+def test_kinds(callback: ModuleType, action: str, role: str, task: str, kind: str) -> None:
+    (change,) = liveplan.classify(_rec(callback, {"changed": True}, action=action, role=role,
+                                       task=task))
+    assert change.kind == kind and change.step == role
+
+
+def test_secrets_in_a_diff_are_masked() -> None:
+    text = liveplan.mask("+  password: hunter2\n+token: abcdef.0123456789abcdef\n"
+                         "+ - secret: c2VjcmV0a2V5\n+join abcdef.0123456789abcdef now\n+port: 80")
+    assert "hunter2" not in text and "0123456789abcdef" not in text and "c2VjcmV0" not in text
+    assert "+port: 80" in text and "+  password: ***" in text
+
+
+def test_a_pending_probe_step_counts_only_without_a_concrete_change(
+        callback: ModuleType) -> None:
+    probe = _rec(callback, {"changed": False, "pending": {"unit": True, "config": False}},
+                 action="kubeforge.cluster.probe", task="Read containerd's state")
+    (pending,) = liveplan.classify(probe)
+    assert (pending.kind, pending.what) == ("pending", "unit")
+    alone = liveplan.Plan([pending])
+    assert alone.counted() == [pending] and alone.exit_code == 2
+    write = liveplan.classify(_rec(callback, {"changed": True, "dest": "/etc/x"},
+                                   action="ansible.builtin.copy"))
+    both = liveplan.Plan([pending, *write])
+    assert both.counted() == write
+
+
+def test_nothing_to_do_exits_0_and_says_so() -> None:
+    plan = liveplan.Plan()
+    assert plan.exit_code == 0
+    assert liveplan.render(plan) == "Plan: nothing to do."
+
+
+def test_the_summary_counts_by_kind_and_host() -> None:
+    c = liveplan.Change
+    plan = liveplan.Plan([
+        c("w3", "kubeadm_worker", "node", "Join"), c("w4", "kubeadm_worker", "node", "Join"),
+        c("cp1", "containerd", "file", "/a"), c("w1", "containerd", "file", "/a"),
+        c("w1", "containerd", "file", "/b"), c("cp1", "addons", "release", "Helm release | x"),
+    ])
+    assert plan.exit_code == 2
+    assert plan.summary() == ("Plan: 2 nodes to join, 3 files to change on 2 hosts, "
+                              "1 release to install or upgrade.")
+
+
+def test_a_host_that_did_not_answer_makes_the_plan_incomplete() -> None:
+    plan = liveplan.Plan(unreachable={"w2": "ssh: connect to host w2 port 22: No route"})
+    assert plan.exit_code == 1
+    text = liveplan.render(plan)
+    assert "w2: did not answer" in text and "Incomplete: 1 host did not answer" in text
+
+
+def test_render_groups_by_host_then_step() -> None:
+    c = liveplan.Change
+    plan = liveplan.Plan([c("w1", "containerd", "file", "/etc/containerd/config.toml", "+x"),
+                          c("w1", "containerd", "service", "Restart containerd"),
+                          c("cp1", "addons", "release", "Helm release | ingress/traefik")])
+    lines = liveplan.render(plan).splitlines()
+    assert lines[:4] == ["cp1:", "  addons:", "    Helm releases: Helm release | ingress/traefik",
+                         "w1:"]
+    assert lines[4:8] == ["  containerd:", "    files: /etc/containerd/config.toml", "      +x",
+                          "    services: Restart containerd"]
+    assert "      +x" not in liveplan.render(plan, diffs=False)
+
+
+def test_the_json_shape(tmp_path: Path) -> None:
+    data = {"changes": [{"host": "w1", "play": "p", "role": "containerd", "task": "t",
+                         "action": "ansible.builtin.copy", "changed": True,
+                         "paths": ["/etc/x"]}],
+            "unreachable": {}, "failed": []}
+    out = liveplan.as_json(liveplan.from_records(data))
+    assert json.loads(json.dumps(out)) == {
+        "exit_code": 2, "summary": "Plan: 1 file to change on 1 host.",
+        "changes": [{"host": "w1", "step": "containerd", "kind": "file", "what": "/etc/x",
+                     "diff": "", "hidden": False}],
+        "unreachable": {}, "failed": []}
