@@ -2,10 +2,10 @@
 
 The deploy playbook runs in check mode with `--diff`; the callback kubeforge_plan
 (plugins/callback) records every task that would change something, with the diff Ansible
-computed and the steps the probes found pending. This module turns those records into changes
-grouped by host and by step, renders them for a person (`render`) or a program (`as_json`), and
-says what the exit code is: 0 nothing to do, 2 changes pending, 1 the plan is incomplete (a host
-did not answer, a task failed).
+computed, and every task check mode skipped (it would run). This module turns those records into
+changes grouped by host and by step, renders them for a person (`render`) or a program
+(`as_json`), and says what the exit code is: 0 nothing to do, 2 changes pending, 1 the plan is
+incomplete (a host did not answer, a task failed).
 """
 
 from __future__ import annotations
@@ -25,16 +25,16 @@ PACKAGE_ACTIONS = {"ansible.builtin.apt", "ansible.builtin.package",
 BINARY_ACTIONS = {"kubeforge.cluster.artifacts"}
 SERVICE_ACTIONS = {"ansible.builtin.systemd_service", "ansible.builtin.systemd",
                    "ansible.builtin.service"}
-PROBE_ACTIONS = {"kubeforge.cluster.probe"}
 ADDON_ROLES = {"addons"}
 KUBEADM_WORDS = ("kubeadm", "join", "init", "upgrade")
 
 # what a person reads first: the order of the sections of a host
-KINDS = ("node", "kubeadm", "package", "binary", "file", "service", "release", "command",
-         "pending")
+KINDS = ("node", "kubeadm", "package", "binary", "file", "service", "release", "command")
 TITLES = {"node": "node", "kubeadm": "kubeadm", "package": "packages", "binary": "binaries",
           "file": "files", "service": "services", "release": "Helm releases",
-          "command": "commands", "pending": "steps pending"}
+          "command": "commands"}
+VERBS = {"file": "to change", "service": "to change", "kubeadm": "to run", "command": "to run",
+         "package": "to install", "binary": "to install"}
 
 # lines of a diff whose key names a secret: their values never reach the output
 _SECRET_LINE = re.compile(
@@ -75,16 +75,10 @@ class Plan:
     def exit_code(self) -> int:
         if self.unreachable or self.failed:
             return 1
-        return 2 if self.counted() else 0
-
-    def counted(self) -> list[Change]:
-        """The changes a summary counts: a pending probe step counts only for a step that shows
-        no concrete change (the change itself is what a person wants to see)."""
-        concrete = {(c.host, c.step) for c in self.changes if c.kind != "pending"}
-        return [c for c in self.changes if c.kind != "pending" or (c.host, c.step) not in concrete]
+        return 2 if self.changes else 0
 
     def summary(self) -> str:
-        changes = self.counted()
+        changes = self.changes
         if not changes and self.exit_code == 0:
             return "Plan: nothing to do."
         by_kind: Counter[str] = Counter(c.kind for c in changes)
@@ -94,11 +88,9 @@ class Plan:
             parts.append(f"{_n(by_kind['node'], 'node')} to join")
         for kind, noun in (("file", "file"), ("package", "package"), ("binary", "binary"),
                            ("service", "service"), ("kubeadm", "kubeadm action"),
-                           ("command", "command"), ("pending", "pending step")):
+                           ("command", "command")):
             if by_kind[kind]:
-                verb = "to change" if kind in ("file", "service") else "to run" \
-                    if kind in ("kubeadm", "command") else "to install" \
-                    if kind in ("package", "binary") else "found"
+                verb = VERBS[kind]
                 parts.append(f"{_n(by_kind[kind], noun)} {verb} on {_n(hosts[kind], 'host')}")
         if by_kind["release"]:
             parts.append(f"{_n(by_kind['release'], 'release')} to install or upgrade")
@@ -131,12 +123,18 @@ def _unified(before: str, after: str, a: str, b: str) -> str:
                                           fromfile=a, tofile=b, lineterm=""))
 
 
+def _header_path(diff: dict[str, str]) -> str:
+    """The file a diff is about: its header, without a note such as " (mode 0644)"."""
+    header = diff.get("after_header") or diff.get("before_header") or ""
+    return header.split(" (", 1)[0]
+
+
 def _files(entry: dict[str, Any], host: str, step: str, hidden: bool) -> list[Change]:
     """One change per file a task writes, each with its own part of the diff."""
     diffs: list[dict[str, str]] = entry.get("diff", [])
     paths = list(entry.get("paths") or [])
     for d in diffs:  # a diff names its file even when the result does not
-        header = d.get("after_header") or d.get("before_header") or ""
+        header = _header_path(d)
         if header.startswith("/") and header not in paths:
             paths.append(header)
     if not paths:
@@ -144,7 +142,7 @@ def _files(entry: dict[str, Any], host: str, step: str, hidden: bool) -> list[Ch
                        "" if hidden else _diff_text(diffs), hidden)]
     out = []
     for path in paths:
-        mine = [d for d in diffs if path in (d.get("after_header"), d.get("before_header"))]
+        mine = [d for d in diffs if _header_path(d) == path]
         if not mine and len(paths) == 1:
             mine = diffs
         out.append(Change(host, step, "file", path, "" if hidden else _diff_text(mine), hidden))
@@ -157,8 +155,6 @@ def classify(entry: dict[str, Any]) -> list[Change]:
     host, step = entry["host"], role or entry.get("play", "")
     hidden = bool(entry.get("hidden"))
     diff = "" if hidden else _diff_text(entry.get("diff", []))
-    if action in PROBE_ACTIONS and not entry.get("changed"):
-        return [Change(host, step, "pending", ", ".join(entry.get("pending", [])))]
     if action in FILE_ACTIONS:
         return _files(entry, host, step, hidden)
     if role in ADDON_ROLES:
@@ -187,7 +183,7 @@ def from_records(data: dict[str, Any]) -> Plan:
 def render(plan: Plan, diffs: bool = True) -> str:
     """The plan for a person: by host, then by step, then by kind; the summary line last."""
     lines: list[str] = []
-    shown = plan.counted()
+    shown = plan.changes
     for host in sorted({c.host for c in shown}):
         lines.append(f"{host}:")
         mine = [c for c in shown if c.host == host]
@@ -211,5 +207,5 @@ def render(plan: Plan, diffs: bool = True) -> str:
 def as_json(plan: Plan) -> dict[str, Any]:
     """The plan for a program: its exit code, summary, changes, unreachable hosts, failures."""
     return {"exit_code": plan.exit_code, "summary": plan.summary(),
-            "changes": [asdict(c) for c in plan.counted()],
+            "changes": [asdict(c) for c in plan.changes],
             "unreachable": plan.unreachable, "failed": plan.failed}

@@ -3,10 +3,10 @@
 
 Enabled in ansible.cfg; idle unless KUBEFORGE_PLAN names the output file. For every task result
 it keeps what a plan shows: the host, the play, the role, the task's name and action, whether it
-would change something, the file it names and the diff Ansible computed (`--diff`), and for the
-probe action (kubeforge.cluster.probe) the steps it found pending. A no_log task's result keeps
-no content at all, only that it would change. Unreachable hosts and failures are recorded too:
-a plan reports them rather than guessing.
+would change something, the files it names and the diff Ansible computed (`--diff`); a task
+that check mode skipped (a command: kubeadm, helm) counts as one that would run. A no_log
+task's result keeps no content at all, only that it would change. Unreachable hosts and failures
+are recorded too: a plan reports them rather than guessing.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ DOCUMENTATION = """
     type: aggregate
     short_description: record what a check-mode run would change, for kubeforge plan
     description:
-      - Records each task result that would change something (with its diff), each pending
-        probe step, each unreachable host and each failure.
+      - Records each task result that would change something (with its diff), each task that
+        check mode skipped (it would run), each unreachable host and each failure.
       - Writes them to the file named by the KUBEFORGE_PLAN environment variable when the
         playbook ends; without that variable the callback stays idle.
     requirements:
@@ -51,14 +51,10 @@ def _diffs(result: dict[str, Any]) -> list[dict[str, str]]:
 def record(host: str, play: str, role: str, task: str, action: str, result: dict[str, Any],
            no_log: bool) -> dict[str, Any] | None:
     """One task result as the plan keeps it (None: nothing to show)."""
-    pending = result.get("pending")
-    steps = sorted(k for k, v in pending.items() if v) if isinstance(pending, dict) else []
-    if not result.get("changed") and not steps:
+    if not result.get("changed"):
         return None
     entry: dict[str, Any] = {"host": host, "play": play, "role": role, "task": task,
-                             "action": action, "changed": bool(result.get("changed"))}
-    if steps:
-        entry["pending"] = steps
+                             "action": action, "changed": True}
     if no_log or result.get("_ansible_no_log"):
         entry["hidden"] = True  # a secret's task: not even its diff leaves the run
         return entry
@@ -98,7 +94,9 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
     def _where(self, result: Any) -> tuple[str, str, str, str]:
         task = result._task
         role = task._role.get_name() if getattr(task, "_role", None) else ""
-        return result._host.get_name(), role, task.get_name(), task.action
+        # the role is shown as the step: the name without Ansible's "role : " prefix
+        name = str(task.get_name()).removeprefix(f"{role} : ")
+        return result._host.get_name(), role, name, task.action
 
     def v2_runner_on_ok(self, result: Any) -> None:
         host, role, name, action = self._where(result)

@@ -124,7 +124,8 @@ def test_install_check_mode_noop_repair_and_bad_checksum(
              "install": str(out / "sbin/runc")},
             {"name": "helper", "url": f"{url}/tool.tar.gz", "sha256": tool,
              "unpack": str(out / "cni"), "marker": str(out / "cni/.tool"),
-             "member": "bin/helper", "install": str(out / "bin/helper")},
+             "creates": str(out / "cni/bin/helper"), "member": "bin/helper",
+             "install": str(out / "bin/helper")},
         ],
         "links": {str(out / "bin/tool"): str(out / "opt/tool-1/bin/tool")},
     }
@@ -148,6 +149,11 @@ def test_install_check_mode_noop_repair_and_bad_checksum(
     repaired = _run(tmp_path, args)
     assert repaired["changes"] == [str(out / "sbin/runc")], repaired
     assert (out / "sbin/runc").read_bytes() == b"runc"
+
+    (out / "cni/bin/helper").unlink()  # removed by hand: unpacked again, though the marker holds
+    unpacked = _run(tmp_path, args)
+    assert unpacked["changes"] == [str(out / "cni")], unpacked
+    assert (out / "cni/bin/helper").read_bytes() == b"helper"
 
     (srv / "runc").write_bytes(b"runc from a stale mirror")
     (out / "cache/runc").unlink()

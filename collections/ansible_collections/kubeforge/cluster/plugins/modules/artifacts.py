@@ -74,9 +74,10 @@ options:
                type: str}
       strip: {description: Leading path components dropped from the archive members., type: int,
               default: 0}
-      creates: {description: Path whose presence means O(unpack) is done., type: path}
+      creates: {description: Path whose presence means O(unpack) is done (with O(marker), both
+                             must hold)., type: path}
       marker: {description: File holding the sha256 of the last unpacked archive; O(unpack) is
-                            done when it holds this one., type: path}
+                            done when it holds this one (and O(creates) exists)., type: path}
   links:
     description: Symbolic links (link path -> target) set after the artifacts are installed.
     type: dict
@@ -157,12 +158,12 @@ class Installer:
         folder: str = art["unpack"]
         marker: str | None = art.get("marker")
         creates: str | None = art.get("creates")
-        if creates and os.path.exists(creates):
-            return
-        if marker and read_text(marker) == art["sha256"] + "\n":
-            return
         if not marker and not creates:
             self.module.fail_json(msg=f"{art['name']}: unpack needs creates or marker")
+        # done when each given sign holds: a file removed by hand is unpacked again
+        if (not creates or os.path.exists(creates)) and \
+                (not marker or read_text(marker) == art["sha256"] + "\n"):
+            return
         self.note(folder, "not unpacked", f"contents of {os.path.basename(art['url'])}")
         if self.module.check_mode:
             return
