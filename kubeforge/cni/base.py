@@ -66,5 +66,5 @@ class CniPlugin:
 
     @classmethod
     def mode(cls, opts: Any) -> str:
-        """A word for `kubeforge plan` (the encapsulation or routing mode)."""
+        """A word for `kubeforge plan --spec` (the encapsulation or routing mode)."""
         return ""
