@@ -58,7 +58,7 @@ lab: setup
 	$(BIN)/kubeforge validate $(ENV) --no-file-checks
 	$(BIN)/kubeforge mirror build $(RELEASES)
 	$(BIN)/kubeforge lab up $(ENV)
-	$(BIN)/kubeforge deploy $(ENV)
+	$(BIN)/kubeforge deploy $(ENV) --yes
 	$(BIN)/kubeforge verify $(ENV)
 
 mirror: setup
@@ -94,8 +94,8 @@ e2e: setup
 	$(BIN)/kubeforge lab down $(ENV)
 	$(BIN)/kubeforge mirror build $(RELEASES)
 	$(BIN)/kubeforge lab up $(ENV)
-	$(BIN)/kubeforge deploy $(ENV)
-	$(BIN)/kubeforge deploy $(ENV) --expect-no-changes
+	$(BIN)/kubeforge deploy $(ENV) --yes
+	$(BIN)/kubeforge deploy $(ENV) --yes --expect-no-changes
 	$(BIN)/kubeforge verify $(ENV)
 	$(BIN)/kubeforge conformance $(ENV) $(CI_CONFORMANCE)
 	$(BIN)/pytest -p no:cacheprovider -s $(DRILLS) --env $(ENV)

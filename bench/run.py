@@ -120,7 +120,9 @@ def kubeforge(action: list[str], spec: Path, count: int, out: Path, tag: str) ->
     """Time one kubeforge command plus the Ready check; keeps its log and task timings."""
     timings = out / f"{tag}.timings.json"
     timer = Timer()
-    rc = sh([KUBEFORGE, *action, str(spec)], out / f"{tag}.log",
+    # a deploy asks before it changes anything unless told --yes
+    yes = ["--yes"] if action[0] == "deploy" else []
+    rc = sh([KUBEFORGE, *action, str(spec), *yes], out / f"{tag}.log",
             env={"KUBEFORGE_TIMINGS": str(timings)}, check=False)
     if rc != 0:
         raise RuntimeError(f"kubeforge {' '.join(action)} failed (rc {rc}), see {out}/{tag}.log")

@@ -72,10 +72,35 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def _cmd_deploy(args: argparse.Namespace) -> int:
     from kubeforge import runner
 
-    # the flag may follow ENV, where argparse hands everything to the ansible arguments
-    extra = [a for a in args.ansible_args if a != "--expect-no-changes"]
-    expect = args.expect_no_changes or len(extra) != len(args.ansible_args)
+    # the flags may follow ENV, where argparse hands everything to the ansible arguments
+    extra = [a for a in args.ansible_args if a not in ("--expect-no-changes", "--yes", "-y")]
+    expect = args.expect_no_changes or "--expect-no-changes" in args.ansible_args
+    yes = args.yes or "--yes" in args.ansible_args or "-y" in args.ansible_args
+    if args.playbook == "cluster" and not yes and "--check" not in extra \
+            and not confirmed(args.env):
+        return 1
     return runner.playbook(args.env, args.playbook, extra, expect_no_changes=expect)
+
+
+def confirmed(env: str) -> bool:
+    """Shows the plan and asks on the terminal whether to apply it (`deploy` without --yes)."""
+    from kubeforge import liveplan, runner
+
+    if not sys.stdin.isatty():
+        raise KubeforgeError(
+            f"kubeforge deploy shows what it would change and asks before it changes anything, "
+            f"but there is no terminal to ask on — review the changes with `kubeforge plan "
+            f"{env}`, then run `kubeforge deploy {env} --yes`")
+    plan = runner.read_plan(env)
+    print(liveplan.render(plan))
+    if plan.exit_code == 0:
+        return True  # nothing to change: the run only confirms it (changed=0)
+    question = ("The plan is incomplete (see above). Deploy anyway? [y/N] "
+                if plan.exit_code == 1 else "Apply these changes? [y/N] ")
+    if input(question).strip().lower() in ("y", "yes"):
+        return True
+    print("Nothing was changed.")
+    return False
 
 
 def _cmd_reset(args: argparse.Namespace) -> int:
@@ -206,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
         _env(p)
         p.add_argument("--expect-no-changes", action="store_true",
                        help="exit 3 unless every host reports changed=0 (idempotence check)")
+        p.add_argument("-y", "--yes", action="store_true",
+                       help="do not show the plan and ask first (deploy asks on a terminal, and "
+                            "stops without one)")
         p.add_argument("ansible_args", nargs=argparse.REMAINDER,
                        help="extra ansible-playbook arguments (for example --check --diff)")
         p.set_defaults(func=_cmd_deploy, playbook=book)

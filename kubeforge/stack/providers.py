@@ -80,7 +80,7 @@ class BootstrapProvider(ResourceProvider):
     TRIGGERS = ("spec", "roles", "machines")
 
     def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
-        run_kubeforge(["deploy", props["env"], "--skip-tags", "addons"],
+        run_kubeforge(["deploy", props["env"], "--yes", "--skip-tags", "addons"],
                       f"bootstrap {props['name']}")
         kubeconfig = Path(props["kubeconfig_path"]).read_text()
         return {**props, "kubeconfig": kubeconfig}

@@ -45,7 +45,9 @@ def kubeforge(*args: str, timeout: float = 1200, log: Path | None = None,
               env: dict[str, str] | None = None) -> Run:
     """Run the kubeforge CLI (from this virtualenv). Its output goes to `log` (a temporary file
     by default, named up front so a long run can be followed with tail -f) as it comes."""
-    cmd = [str(Path(sys.executable).parent / "kubeforge"), *args]
+    # a deploy asks before it changes anything, unless told --yes: these runs have no terminal
+    cmd = [str(Path(sys.executable).parent / "kubeforge"), *args,
+           *(["--yes"] if args[0] == "deploy" else [])]
     if log is None:
         with tempfile.NamedTemporaryFile(prefix=f"kubeforge-{args[0]}-", suffix=".log",
                                          delete=False) as tmp:

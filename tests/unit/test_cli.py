@@ -68,8 +68,45 @@ def test_deploy_flag_after_env(monkeypatch: pytest.MonkeyPatch) -> None:
         return 0
 
     monkeypatch.setattr(runner, "playbook", fake)
-    assert main(["deploy", "lab", "--expect-no-changes", "--diff"]) == 0
+    assert main(["deploy", "lab", "--expect-no-changes", "--yes", "--diff"]) == 0
     assert seen == {"env": "lab", "extra": ["--diff"], "expect": True}
+
+
+def test_deploy_without_a_terminal_asks_for_yes(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from kubeforge import runner
+
+    monkeypatch.setattr(runner, "playbook", lambda *a, **k: pytest.fail("must not run"))
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    assert main(["deploy", "lab"]) == 2
+    err = capsys.readouterr().err
+    assert "no terminal to ask on" in err and "kubeforge deploy lab --yes" in err
+
+
+@pytest.mark.parametrize(("answer", "plan_exit", "runs"),
+                         [("y", 2, True), ("", 2, False), ("n", 1, False), ("yes", 1, True)])
+def test_deploy_on_a_terminal_shows_the_plan_and_asks(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], answer: str,
+        plan_exit: int, runs: bool) -> None:
+    from kubeforge import liveplan, runner
+
+    ran: list[str] = []
+
+    def playbook(env: str, *args: object, **kwargs: object) -> int:
+        ran.append(env)
+        return 0
+
+    monkeypatch.setattr(runner, "playbook", playbook)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    change = liveplan.Change("w1", "containerd", "file", "/etc/containerd/config.toml")
+    plan = liveplan.Plan([change], unreachable={"w2": "timeout"} if plan_exit == 1 else {})
+    monkeypatch.setattr(runner, "read_plan", lambda env: plan)
+    monkeypatch.setattr("builtins.input", lambda q: answer)
+    assert main(["deploy", "lab"]) == (0 if runs else 1)
+    assert ran == (["lab"] if runs else [])
+    out = capsys.readouterr().out
+    assert "files: /etc/containerd/config.toml" in out
+    assert ("Nothing was changed." in out) != runs
 
 
 @pytest.mark.parametrize("argv", [["certs", "--renew", "lab", "--check"],
