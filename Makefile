@@ -12,9 +12,8 @@ RELEASES := --release 1.37.2
 # Fault and day-2 drills CI runs after the deploy, least disruptive first: the restore rewinds
 # the cluster to the drill's own snapshot.
 DRILLS := $(addprefix tests/drills/test_,cgroup_v1_preflight.py run_lock.py plan_drift.py \
-	vip_failover.py \
-	control_plane_loss.py addon_lifecycle.py no_secrets_in_logs.py quorum_loss.py \
-	etcd_backup_restore.py)
+	vip_failover.py control_plane_loss.py addon_lifecycle.py no_secrets_in_logs.py \
+	quorum_loss.py etcd_backup_restore.py)
 # The long drills (certificate renewal about 5 minutes, scale and upgrade 15-20 each on the lab):
 # `make drills` runs them after the others.
 DAY2_DRILLS := $(addprefix tests/drills/test_,certs_renew.py scale_remove.py upgrade.py)
