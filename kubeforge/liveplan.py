@@ -16,6 +16,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from kubeforge.spec.models import ClusterSpec
+from kubeforge.status import Report
+
 # the modules that write files, install packages and binaries, and run services
 FILE_ACTIONS = {"ansible.builtin.template", "ansible.builtin.copy", "ansible.builtin.file",
                 "ansible.builtin.lineinfile", "ansible.builtin.blockinfile",
@@ -70,16 +73,20 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     unreachable: dict[str, str] = field(default_factory=dict)
     failed: list[dict[str, str]] = field(default_factory=list)
+    # what the cluster has and the spec does not (a deploy leaves it alone), one line each
+    outside: list[str] = field(default_factory=list)
+    # what could not be read and does not make the plan wrong (a cluster not built yet)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
         if self.unreachable or self.failed:
             return 1
-        return 2 if self.changes else 0
+        return 2 if self.changes or self.outside else 0
 
     def summary(self) -> str:
         changes = self.changes
-        if not changes and self.exit_code == 0:
+        if self.exit_code == 0:
             return "Plan: nothing to do."
         by_kind: Counter[str] = Counter(c.kind for c in changes)
         hosts = {k: len({c.host for c in changes if c.kind == k}) for k in by_kind}
@@ -94,6 +101,8 @@ class Plan:
                 parts.append(f"{_n(by_kind[kind], noun)} {verb} on {_n(hosts[kind], 'host')}")
         if by_kind["release"]:
             parts.append(f"{_n(by_kind['release'], 'release')} to install or upgrade")
+        if self.outside:
+            parts.append(f"{_n(len(self.outside), 'member')} of the cluster outside the spec")
         line = "Plan: " + (", ".join(parts) if parts else "no change found") + "."
         if self.unreachable or self.failed:
             line += (f" Incomplete: {_n(len(self.unreachable), 'host')} did not answer, "
@@ -195,6 +204,10 @@ def render(plan: Plan, diffs: bool = True) -> str:
                     lines.append(f"    {TITLES[kind]}: {c.what}{note}")
                     if diffs and c.diff:
                         lines += ["      " + d for d in c.diff.splitlines()]
+    if plan.outside:
+        lines.append("outside the spec (a deploy leaves these alone):")
+        lines += [f"  {line}" for line in plan.outside]
+    lines += [f"note: {n}" for n in plan.notes]
     for host, msg in sorted(plan.unreachable.items()):
         lines.append(f"{host}: did not answer ({msg}); nothing is known about it")
     for f in plan.failed:
@@ -208,4 +221,20 @@ def as_json(plan: Plan) -> dict[str, Any]:
     """The plan for a program: its exit code, summary, changes, unreachable hosts, failures."""
     return {"exit_code": plan.exit_code, "summary": plan.summary(),
             "changes": [asdict(c) for c in plan.changes],
-            "unreachable": plan.unreachable, "failed": plan.failed}
+            "unreachable": plan.unreachable, "failed": plan.failed, "outside": plan.outside,
+            "notes": plan.notes}
+
+
+def outside_spec(spec: ClusterSpec, report: Report) -> list[str]:
+    """Nodes and etcd members the cluster has and the spec does not name: joined by hand, or
+    left behind by a removal that did not finish."""
+    hosts = {h.name for h in spec.hosts}
+    cps = {h.name for h in spec.control_plane}
+    out = [f"node {n.name}: in the cluster, not in the spec (joined by hand?): declare it under "
+           f"hosts, or `kubeforge remove-node {spec.name} {n.name}`"
+           for n in report.nodes if n.name not in hosts]
+    out += [f"etcd member {m.name} ({m.endpoint}): not a control-plane host of the spec: declare "
+            f"it, or remove it (`kubeforge remove-node {spec.name} {m.name}`, or `etcdctl member "
+            "remove` for a member without a node)"
+            for m in report.members if m.name not in cps]
+    return out

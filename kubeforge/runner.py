@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubeforge import liveplan, paths
+from kubeforge import liveplan, paths, status
 from kubeforge.errors import KubeforgeError
 from kubeforge.lock import env_lock
 from kubeforge.render import render
@@ -148,6 +148,12 @@ def read_plan(env_name: str) -> liveplan.Plan:
     if rc != 0 and not plan.failed and not plan.unreachable:
         plan.failed.append({"host": "", "role": "", "task": "ansible-playbook",
                             "msg": f"rc {rc}, see {log}"})
+    spec = load_spec(env_name, check_files=False)
+    if paths.admin_kubeconfig(spec.name).is_file():
+        # nodes and etcd members the spec does not name (the check run cannot see those)
+        report = status.membership(spec)
+        plan.outside = liveplan.outside_spec(spec, report)
+        plan.notes += [f"could not read the cluster's members: {e}" for e in report.errors]
     return plan
 
 

@@ -194,6 +194,19 @@ def kubectl_argv(spec: ClusterSpec) -> list[str]:
 
 
 def collect(spec: ClusterSpec) -> Report:
+    report = membership(spec)
+    for host in spec.control_plane:
+        try:
+            data = json.loads(_ssh(spec, host, "kubeadm certs check-expiration -o json"))
+            report.certs += parse_cert_expiry(host.name, data)
+        except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+            report.errors.append(f"certificates of {host.name}: {e}")
+    return report
+
+
+def membership(spec: ClusterSpec) -> Report:
+    """The cluster's nodes (through the endpoint) and etcd members (from the first
+    control-plane node that answers)."""
     report = Report()
     try:
         res = subprocess.run([*kubectl_argv(spec), "get", "nodes", "-o", "json"],
@@ -206,26 +219,19 @@ def collect(spec: ClusterSpec) -> Report:
     except subprocess.TimeoutExpired:
         report.errors.append("the API did not answer within 30 s")
 
-    etcd_done = False
     for host in spec.control_plane:
         try:
-            if not etcd_done:
-                members = json.loads(_ssh(spec, host, f"{ETCDCTL} member list -w json"))
-                # --cluster asks every member; a dead one makes etcdctl exit 1 but still print
-                health = json.loads(_ssh(spec, host, f"{ETCDCTL} endpoint health --cluster "
-                                                     "-w json 2>/dev/null || true") or "[]")
-                report.members = parse_members(members, health)
-                etcd_done = True
+            members = json.loads(_ssh(spec, host, f"{ETCDCTL} member list -w json"))
+            # --cluster asks every member; a dead one makes etcdctl exit 1 but still print
+            health = json.loads(_ssh(spec, host, f"{ETCDCTL} endpoint health --cluster "
+                                                 "-w json 2>/dev/null || true") or "[]")
         except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
             report.errors.append(f"etcd via {host.name}: {e}")
-        try:
-            data = json.loads(_ssh(spec, host, "kubeadm certs check-expiration -o json"))
-            report.certs += parse_cert_expiry(host.name, data)
-        except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
-            report.errors.append(f"certificates of {host.name}: {e}")
-    if etcd_done:
+            continue
+        report.members = parse_members(members, health)
         # an earlier node that failed is reported once by the member list instead
         report.errors = [e for e in report.errors if not e.startswith("etcd via ")]
+        break
     return report
 
 

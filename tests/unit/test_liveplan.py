@@ -135,10 +135,35 @@ def test_the_json_shape(tmp_path: Path) -> None:
     data = {"changes": [{"host": "w1", "play": "p", "role": "containerd", "task": "t",
                          "action": "ansible.builtin.copy", "changed": True,
                          "paths": ["/etc/x"]}],
-            "unreachable": {}, "failed": []}
+            "unreachable": {}, "failed": [], "outside": [], "notes": []}
     out = liveplan.as_json(liveplan.from_records(data))
     assert json.loads(json.dumps(out)) == {
         "exit_code": 2, "summary": "Plan: 1 file to change on 1 host.",
         "changes": [{"host": "w1", "step": "containerd", "kind": "file", "what": "/etc/x",
                      "diff": "", "hidden": False}],
-        "unreachable": {}, "failed": []}
+        "unreachable": {}, "failed": [], "outside": [], "notes": []}
+
+
+def test_nodes_and_members_outside_the_spec_are_drift(lab_files: Path) -> None:
+    from kubeforge.spec import load_spec
+    from kubeforge.status import Member, Node, Report
+
+    spec = load_spec("lab")
+    report = Report(
+        nodes=[Node(h.name, True, "v1.37.2", ("<none>",)) for h in spec.hosts]
+        + [Node("w9", True, "v1.37.2", ("<none>",))],
+        members=[Member(h.name, f"https://{h.address}:2379", False, True)
+                 for h in spec.control_plane] + [Member("old-cp", "https://10.0.0.9:2379",
+                                                        False, False)])
+    outside = liveplan.outside_spec(spec, report)
+    assert len(outside) == 2
+    assert outside[0].startswith("node w9: in the cluster, not in the spec")
+    assert "kubeforge remove-node lab w9" in outside[0]
+    assert outside[1].startswith("etcd member old-cp (https://10.0.0.9:2379)")
+    plan = liveplan.Plan(outside=outside, notes=["x"])
+    assert plan.exit_code == 2
+    text = liveplan.render(plan)
+    assert "outside the spec (a deploy leaves these alone):\n  node w9" in text
+    assert text.endswith("Plan: 2 members of the cluster outside the spec.")
+    in_spec = Report(nodes=report.nodes[:-1], members=report.members[:-1])
+    assert liveplan.outside_spec(spec, in_spec) == []
