@@ -13,9 +13,12 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import yaml
+
+from kubeforge.addons import PlannedRelease
 from kubeforge.spec.models import ClusterSpec
 from kubeforge.status import Report
 
@@ -182,6 +185,28 @@ def classify(entry: dict[str, Any]) -> list[Change]:
     elif role.startswith("kubeadm") or any(w in task.lower() for w in KUBEADM_WORDS):
         kind = "kubeadm"
     return [Change(host, step, kind, what, diff, hidden)]
+
+
+_RELEASE_TASK = re.compile(r"^Helm release \| (?P<ns>[^/\s]+)/(?P<name>\S+)")
+
+
+def release_key(change: Change) -> tuple[str, str] | None:
+    """(namespace, name) of a release change, from the addons role's task name."""
+    m = _RELEASE_TASK.match(change.what) if change.kind == "release" else None
+    return (m["ns"], m["name"]) if m else None
+
+
+def with_values(change: Change, release: PlannedRelease,
+                deployed: dict[str, Any] | None) -> Change:
+    """A release change that says install or upgrade, the chart, and the values diff (masked):
+    the role's own task shows nothing, its values may hold secrets."""
+    verb = "install" if deployed is None else "upgrade"
+    chart = " ".join(x for x in (release.chart, release.version) if x)
+    before = "" if deployed is None else yaml.safe_dump(deployed, sort_keys=True)
+    after = yaml.safe_dump(release.values, sort_keys=True) if release.values else ""
+    diff = mask(_unified(before, after, "deployed values", "declared values"))
+    return replace(change, what=f"{release.namespace}/{release.name}: {verb} {chart}",
+                   diff=diff, hidden=False)
 
 
 def from_records(data: dict[str, Any]) -> Plan:

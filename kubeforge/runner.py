@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -14,11 +15,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubeforge import liveplan, paths, status
+from kubeforge import addons, liveplan, paths, status
 from kubeforge.errors import KubeforgeError
 from kubeforge.lock import env_lock
 from kubeforge.render import render
-from kubeforge.spec import load_spec, spec_path
+from kubeforge.spec import ClusterSpec, load_spec, spec_path
 
 
 def _tool(name: str) -> str:
@@ -149,12 +150,36 @@ def read_plan(env_name: str) -> liveplan.Plan:
         plan.failed.append({"host": "", "role": "", "task": "ansible-playbook",
                             "msg": f"rc {rc}, see {log}"})
     spec = load_spec(env_name, check_files=False)
+    _release_values(spec, plan)
     if paths.admin_kubeconfig(spec.name).is_file():
         # nodes and etcd members the spec does not name (the check run cannot see those)
         report = status.membership(spec)
         plan.outside = liveplan.outside_spec(spec, report)
         plan.notes += [f"could not read the cluster's members: {e}" for e in report.errors]
     return plan
+
+
+def _release_values(spec: ClusterSpec, plan: liveplan.Plan) -> None:
+    """Gives each release the plan would install or upgrade its values diff (secrets masked),
+    read with helm on the first control-plane node."""
+    planned = {(r.namespace, r.name): r for r in addons.expand(spec)}
+    for i, change in enumerate(plan.changes):
+        key = liveplan.release_key(change)
+        if key not in planned:
+            continue
+        ns, name = key
+        try:
+            out = status.ssh(spec, spec.control_plane[0],
+                             f"helm --kubeconfig /etc/kubernetes/admin.conf get values "
+                             f"{shlex.quote(name)} -n {shlex.quote(ns)} -o json 2>/dev/null "
+                             "|| echo '\"absent\"'")
+            deployed = json.loads(out)
+        except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+            plan.notes.append(f"values of {ns}/{name} not read: {e}")
+            continue
+        # helm prints null for a release without values of its own
+        plan.changes[i] = liveplan.with_values(
+            change, planned[key], None if deployed == "absent" else deployed or {})
 
 
 def verify(env_name: str, extra: Sequence[str] = ()) -> int:

@@ -161,7 +161,8 @@ def _health(h: bool | None) -> str:
 
 # -- talking to the cluster ----------------------------------------------------------------
 
-def _ssh(spec: ClusterSpec, host: Host, command: str, timeout: float = 30) -> str:
+def ssh(spec: ClusterSpec, host: Host, command: str, timeout: float = 30) -> str:
+    """COMMAND's output on HOST (the spec's SSH settings); RuntimeError if it fails."""
     key = host.ssh.key or spec.ssh.key
     argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
             "-p", str(host.ssh.port or spec.ssh.port)]
@@ -197,7 +198,7 @@ def collect(spec: ClusterSpec) -> Report:
     report = membership(spec)
     for host in spec.control_plane:
         try:
-            data = json.loads(_ssh(spec, host, "kubeadm certs check-expiration -o json"))
+            data = json.loads(ssh(spec, host, "kubeadm certs check-expiration -o json"))
             report.certs += parse_cert_expiry(host.name, data)
         except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
             report.errors.append(f"certificates of {host.name}: {e}")
@@ -221,9 +222,9 @@ def membership(spec: ClusterSpec) -> Report:
 
     for host in spec.control_plane:
         try:
-            members = json.loads(_ssh(spec, host, f"{ETCDCTL} member list -w json"))
+            members = json.loads(ssh(spec, host, f"{ETCDCTL} member list -w json"))
             # --cluster asks every member; a dead one makes etcdctl exit 1 but still print
-            health = json.loads(_ssh(spec, host, f"{ETCDCTL} endpoint health --cluster "
+            health = json.loads(ssh(spec, host, f"{ETCDCTL} endpoint health --cluster "
                                                  "-w json 2>/dev/null || true") or "[]")
         except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
             report.errors.append(f"etcd via {host.name}: {e}")

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.lab
 def _expiry(spec: ClusterSpec) -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {}
     for host in spec.control_plane:
-        data = json.loads(status._ssh(spec, host, "kubeadm certs check-expiration -o json"))
+        data = json.loads(status.ssh(spec, host, "kubeadm certs check-expiration -o json"))
         out |= {(host.name, c.name): c.expires
                 for c in status.parse_cert_expiry(host.name, data) if not c.authority}
     return out

@@ -69,7 +69,7 @@ def test_rejoin_at_vvv_leaks_no_secret(spec: ClusterSpec, kubectl: Kubectl,
     env = str(pytestconfig.getoption("env"))
     worker = spec.workers[-1].name
     cp = spec.control_plane[0]
-    enc = yaml.safe_load(status._ssh(spec, cp, "cat /etc/kubernetes/encryption/config.yaml"))
+    enc = yaml.safe_load(status.ssh(spec, cp, "cat /etc/kubernetes/encryption/config.yaml"))
     enc_keys = [k["secret"] for r in enc["resources"] for p in r["providers"]
                 for conf in p.values() if conf for k in conf.get("keys", [])]
     assert enc_keys, "no encryption key on the first control-plane node"

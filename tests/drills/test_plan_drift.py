@@ -39,6 +39,10 @@ def _by_host(plan: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
     return out
 
 
+def _release(r: addons.PlannedRelease, verb: str) -> str:
+    return f"{r.namespace}/{r.name}: {verb} {' '.join(x for x in (r.chart, r.version) if x)}"
+
+
 def _sh(spec: ClusterSpec, host: str, command: str) -> None:
     res = on(spec, host, command, timeout=120)
     assert res.returncode == 0, f"{host}: {command}: {res.stderr}"
@@ -79,9 +83,10 @@ def test_plan_lists_what_was_changed_by_hand_and_deploy_repairs_it(
              ("service", "Restart containerd"), ("command", "Test containerd configuration")},
         w2: {("file", DROP_IN), ("service", "Restart kubelet"),
              ("service", "Start the kubelet (configured by kubeadm, not running)")},
-        cp1: {("release", f"Helm release | {r.namespace}/{r.name} local chart")
-              for r in (upgraded, removed)},
+        cp1: {("release", _release(upgraded, "upgrade")), ("release", _release(removed, "install"))},
     }, json.dumps(drift["changes"], indent=1)
+    byhand = next(c["diff"] for c in drift["changes"] if c["what"] == _release(upgraded, "upgrade"))
+    assert "-byhand: 1" in byhand, byhand  # the values diff, against what was declared
     diff = next(c["diff"] for c in drift["changes"] if c["what"] == DROP_IN)
     assert "-ExecStart=/usr/local/bin/kubelet" in diff and "--v=4" in diff
 

@@ -167,3 +167,22 @@ def test_nodes_and_members_outside_the_spec_are_drift(lab_files: Path) -> None:
     assert text.endswith("Plan: 2 members of the cluster outside the spec.")
     in_spec = Report(nodes=report.nodes[:-1], members=report.members[:-1])
     assert liveplan.outside_spec(spec, in_spec) == []
+
+
+def test_a_release_change_gets_its_values_diff_masked() -> None:
+    from kubeforge.addons import PlannedRelease
+
+    change = liveplan.Change("cp1", "addons", "release",
+                             "Helm release | echo/echo local chart", hidden=True)
+    assert liveplan.release_key(change) == ("echo", "echo")
+    assert liveplan.release_key(liveplan.Change("cp1", "addons", "file", "/x")) is None
+    release = PlannedRelease("echo", "echo", "echo", "0.1.0",
+                             values={"replicas": 2, "auth": {"password": "hunter2"}})
+    upgrade = liveplan.with_values(change, release, {"replicas": 3, "byhand": 1,
+                                                     "auth": {"password": "hunter2"}})
+    assert upgrade.what == "echo/echo: upgrade echo 0.1.0" and not upgrade.hidden
+    assert "-byhand: 1" in upgrade.diff and "-replicas: 3" in upgrade.diff
+    assert "+replicas: 2" in upgrade.diff and "hunter2" not in upgrade.diff
+    install = liveplan.with_values(change, release, None)
+    assert install.what == "echo/echo: install echo 0.1.0"
+    assert "password: ***" in install.diff and "hunter2" not in install.diff
