@@ -83,7 +83,8 @@ def test_plan_lists_what_was_changed_by_hand_and_deploy_repairs_it(
              ("service", "Restart containerd"), ("command", "Test containerd configuration")},
         w2: {("file", DROP_IN), ("service", "Restart kubelet"),
              ("service", "Start the kubelet (configured by kubeadm, not running)")},
-        cp1: {("release", _release(upgraded, "upgrade")), ("release", _release(removed, "install"))},
+        cp1: {("release", _release(upgraded, "upgrade")),
+              ("release", _release(removed, "install"))},
     }, json.dumps(drift["changes"], indent=1)
     byhand = next(c["diff"] for c in drift["changes"] if c["what"] == _release(upgraded, "upgrade"))
     assert "-byhand: 1" in byhand, byhand  # the values diff, against what was declared
