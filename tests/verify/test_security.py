@@ -451,22 +451,26 @@ def test_secret_is_encrypted_in_etcd(kubectl: Kubectl, first_cp: Any) -> None:
     name = "kubeforge-verify-encryption"
     kubectl.run(f"-n default delete secret {name} --ignore-not-found")
     kubectl.run(f"-n default create secret generic {name} --from-literal=probe=plaintext-marker")
+    # the stored value goes to a file first: a read that failed must not look like plain text
+    # (crictl's own 10 s timeout is too short for a loaded emulated VM)
+    dump = "/run/kubeforge-verify-encryption.bin"
     try:
-        etcdctl = ("crictl exec $(crictl ps --name '^etcd$' --state running -q | head -n1) "
-                   "etcdctl --endpoints https://127.0.0.1:2379 "
+        etcdctl = ("crictl --timeout=60s exec $(crictl ps --name '^etcd$' --state running -q "
+                   "| head -n1) etcdctl --endpoints https://127.0.0.1:2379 "
                    "--cacert /etc/kubernetes/pki/etcd/ca.crt "
                    "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
                    "--key /etc/kubernetes/pki/etcd/healthcheck-client.key")
-        raw = first_cp.run(f"{etcdctl} get --print-value-only /registry/secrets/default/{name} "
-                           "| head -c 40 | od -An -c | tr -d ' \\n'")
-        assert raw.rc == 0, raw.stderr
-        assert raw.stdout.startswith("k8s:enc:"), f"stored unencrypted: {raw.stdout[:40]}"
-        stored = first_cp.run(f"{etcdctl} get --print-value-only /registry/secrets/default/{name} "
-                              "| grep -c plaintext-marker")
+        read = first_cp.run(f"{etcdctl} get --print-value-only "
+                            f"/registry/secrets/default/{name} > {dump}")
+        assert read.rc == 0, f"etcdctl get failed (rc {read.rc}): {read.stderr}"
+        head = first_cp.check_output(f"head -c 40 {dump} | od -An -c | tr -d ' \\n'")
+        assert head.startswith("k8s:enc:"), f"stored unencrypted: {head[:40]}"
+        stored = first_cp.run(f"grep -c plaintext-marker {dump}")
         assert stored.stdout.strip() == "0", "the secret's value is readable in etcd"
         data = kubectl.json(f"-n default get secret {name}")["data"]["probe"]
         assert data == "cGxhaW50ZXh0LW1hcmtlcg=="  # base64 of the value written
     finally:
+        first_cp.run(f"rm -f {dump}")
         kubectl.run(f"-n default delete secret {name} --ignore-not-found", check=False)
 
 
