@@ -32,6 +32,8 @@ DOCUMENTATION = """
 
 # result keys that name the file a task writes
 PATH_KEYS = ("dest", "path")
+# a service task in check mode on a fresh node: the run writes (or installs) the unit first
+UNIT_NOT_YET = "Could not find the requested service"
 
 
 def _diffs(result: dict[str, Any]) -> list[dict[str, str]]:
@@ -51,6 +53,8 @@ def _diffs(result: dict[str, Any]) -> list[dict[str, str]]:
 def record(host: str, play: str, role: str, task: str, action: str, result: dict[str, Any],
            no_log: bool) -> dict[str, Any] | None:
     """One task result as the plan keeps it (None: nothing to show)."""
+    if UNIT_NOT_YET in str(result.get("msg", "")):
+        result = {"changed": True}  # it would run
     if not result.get("changed"):
         return None
     entry: dict[str, Any] = {"host": host, "play": play, "role": role, "task": task,
