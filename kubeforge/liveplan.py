@@ -209,6 +209,24 @@ def with_values(change: Change, release: PlannedRelease,
                    diff=diff, hidden=False)
 
 
+def after_init(plan: Plan, spec: ClusterSpec, releases: list[PlannedRelease]) -> bool:
+    """On machines without a cluster, check mode stops where a task needs one (the playbooks'
+    "Stop here in check mode" tasks): what follows kubeadm init is added from the spec. Returns
+    whether the plan builds the cluster."""
+    first = spec.control_plane[0].name
+    if not any(c.host == first and c.kind == "kubeadm" and "kubeadm init" in c.what
+               for c in plan.changes):
+        return False
+    joining = {c.host for c in plan.changes if c.kind == "node"}
+    plan.changes += [Change(h.name, "join", "node", "join the cluster after kubeadm init")
+                     for h in spec.hosts if h.name != first and h.name not in joining]
+    plan.changes.append(Change(first, "cni", "command",
+                               f"apply the pod network ({spec.cni.plugin}) after kubeadm init"))
+    plan.changes += [with_values(Change(first, "addons", "release", ""), r, None)
+                     for r in releases]
+    return True
+
+
 def from_records(data: dict[str, Any]) -> Plan:
     return Plan([c for e in data.get("changes", []) for c in classify(e)],
                 dict(data.get("unreachable", {})), list(data.get("failed", [])))

@@ -150,6 +150,8 @@ def read_plan(env_name: str) -> liveplan.Plan:
         plan.failed.append({"host": "", "role": "", "task": "ansible-playbook",
                             "msg": f"rc {rc}, see {log}"})
     spec = load_spec(env_name, check_files=False)
+    if liveplan.after_init(plan, spec, addons.expand(spec)):
+        return plan  # no cluster yet: no members, no deployed values to read
     _release_values(spec, plan)
     if paths.admin_kubeconfig(spec.name).is_file():
         # nodes and etcd members the spec does not name (the check run cannot see those)

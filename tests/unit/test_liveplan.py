@@ -186,3 +186,21 @@ def test_a_release_change_gets_its_values_diff_masked() -> None:
     install = liveplan.with_values(change, release, None)
     assert install.what == "echo/echo: install echo 0.1.0"
     assert "password: ***" in install.diff and "hunter2" not in install.diff
+
+
+def test_on_bare_machines_what_follows_kubeadm_init_comes_from_the_spec(lab_files: Path) -> None:
+    from kubeforge.addons import PlannedRelease
+    from kubeforge.spec import load_spec
+
+    spec = load_spec("lab")
+    first = spec.control_plane[0].name
+    init = liveplan.Change(first, "kubeadm_control_plane", "kubeadm", "Run kubeadm init")
+    plan = liveplan.Plan([init])
+    liveplan.after_init(plan, spec, [PlannedRelease("echo", "echo", "echo", "0.1.0")])
+    joins = [c.host for c in plan.changes if c.kind == "node"]
+    assert joins == [h.name for h in spec.hosts if h.name != first]
+    assert plan.changes[-1].what == "echo/echo: install echo 0.1.0"
+    assert "4 nodes to join" in plan.summary()
+    converged = liveplan.Plan([liveplan.Change(first, "containerd", "file", "/etc/x")])
+    liveplan.after_init(converged, spec, [])
+    assert len(converged.changes) == 1  # a built cluster: nothing is added
