@@ -8,6 +8,8 @@ control-plane node, network checks also run from the control host to the endpoin
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,12 +51,24 @@ def first_cp(pytestconfig: pytest.Config, inventory_hosts: dict[str, list[str]])
     return testinfra.get_host(f"ansible://{name}?ansible_inventory={inv}")
 
 
+# kubectl's own words for a request that never got an answer (a loaded kube-apiserver or the
+# endpoint dropping a connection); such a request is asked again, the answer is judged as is
+TRANSPORT = re.compile(r"unexpected EOF|Unable to connect to the server|connection refused|"
+                       r"TLS handshake timeout|the server was unable to return a response|"
+                       r"http2: client connection lost")
+
+
 class Kubectl:
     def __init__(self, host: Any) -> None:
         self.host = host
 
-    def run(self, args: str, check: bool = True) -> Any:
+    def run(self, args: str, check: bool = True, tries: int = 3) -> Any:
         res = self.host.run(f"{KUBECTL} {args}")
+        for _ in range(tries - 1):
+            if res.rc == 0 or not TRANSPORT.search(res.stderr):
+                break
+            time.sleep(5)
+            res = self.host.run(f"{KUBECTL} {args}")
         if check:
             assert res.rc == 0, f"kubectl {args}: rc={res.rc}\n{res.stderr}"
         return res

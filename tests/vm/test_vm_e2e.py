@@ -100,6 +100,13 @@ def test_deploy_on_vms(spec: ClusterSpec, phases: Phases) -> None:
 
     state: dict[str, str] = wait_for(f"kubelet active on {host}", kubelet_active, 600, 5)
     phases.mark(f"reboot {host} until the kubelet runs", t)
+    # back in the cluster: its Node Ready again (the pod network's agent restarted on it)
+    t = time.monotonic()
+    ready = ("kubectl --kubeconfig /etc/kubernetes/admin.conf get node " + host +
+             " -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}'")
+    wait_for(f"{host} Ready again", lambda: on(spec, spec.control_plane[0].name, ready,
+                                               timeout=60).stdout.strip() == "True", 900, 10)
+    phases.mark(f"{host} Ready again", t)
     assert state["cgroup"] == "cgroup2fs", state
     assert state["swaps"] == "0", f"swap is on again after the reboot: {state}"
     assert state["modules"] == "2", f"overlay and br_netfilter are not both loaded: {state}"
