@@ -153,7 +153,8 @@ def _files(entry: dict[str, Any], host: str, step: str, hidden: bool) -> list[Ch
         return [Change(host, step, "file", entry.get("task", ""),
                        "" if hidden else _diff_text(diffs), hidden)]
     out = []
-    for path in paths:
+    # Ansible's own scratch files on the control host are not a change to anything
+    for path in (p for p in paths if "/.ansible/tmp/" not in p):
         mine = [d for d in diffs if _header_path(d) == path]
         if not mine and len(paths) == 1:
             mine = diffs

@@ -67,6 +67,8 @@ def test_several_files_of_one_task_are_one_change_each(callback: ModuleType) -> 
         {"before_header": b, "after_header": b, "before": "p\n", "after": "q\n"}]})
     changes = liveplan.classify(entry)
     assert [c.what for c in changes] == [a, b]
+    scratch = dict(entry, paths=["/root/.ansible/tmp/ansible-local-1/tmpx/init.yaml.j2"], diff=[])
+    assert liveplan.classify(scratch) == []
     assert "+y" in changes[0].diff and "+q" not in changes[0].diff
     assert "+q" in changes[1].diff
 
