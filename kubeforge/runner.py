@@ -50,26 +50,34 @@ def prepare(env_name: str) -> Path:
 
 
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)")
+PLAY = re.compile(r"^PLAY \[(.*)\] \*+")
 
 
-def run(cmd: Sequence[str], what: str,
-        extra_env: dict[str, str] | None = None) -> tuple[int, dict[str, int]]:
+def run(cmd: Sequence[str], what: str, extra_env: dict[str, str] | None = None,
+        log: Path | None = None) -> tuple[int, dict[str, int]]:
     """Run `cmd`, streaming its output; returns the exit code and, for a playbook, the changed
-    count per host from its recap."""
+    count per host from its recap. With `log`, the output goes to that file and only the plays'
+    names, like every line of this function's own, go to stderr (stdout stays the caller's)."""
+    shown = sys.stderr if log else sys.stdout
     started = time.monotonic()
-    print(f"[kubeforge] {what}: {' '.join(cmd)}", flush=True)
+    print(f"[kubeforge] {what}: {' '.join(cmd)}" + (f" (log: {log})" if log else ""),
+          file=shown, flush=True)
     changed: dict[str, int] = {}
-    with subprocess.Popen(list(cmd), cwd=paths.ROOT, env={**_env(), **(extra_env or {})},
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(log.open("w")) if log else sys.stdout
+        proc = stack.enter_context(subprocess.Popen(
+            list(cmd), cwd=paths.ROOT, env={**_env(), **(extra_env or {})},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1))
         assert proc.stdout is not None
         for line in proc.stdout:
-            sys.stdout.write(line)
+            sink.write(line)
             if m := RECAP.match(line):
                 changed[m.group(1)] = int(m.group(2))
+            elif log and (m := PLAY.match(line)):
+                print(f"[kubeforge]   {m.group(1)}", file=shown, flush=True)
         rc = proc.wait()
     print(f"[kubeforge] {what} {'done' if rc == 0 else f'FAILED (rc {rc})'} in "
-          f"{time.monotonic() - started:.0f}s", flush=True)
+          f"{time.monotonic() - started:.0f}s", file=shown, flush=True)
     return rc, changed
 
 
@@ -113,46 +121,32 @@ def release_ended_locks(inventory: Path, env_name: str) -> None:
               "control host takes it over", file=sys.stderr)
 
 
-PLAY = re.compile(r"^PLAY \[(.*)\] \*+")
-
-
 def read_plan(env_name: str) -> liveplan.Plan:
     """What `kubeforge deploy ENV` would change, read from the live hosts without changing them:
     the deploy playbook in check mode with --diff, recorded by the kubeforge_plan callback. Its
     output goes to a log file; the plays' names are printed to stderr as it goes."""
-    spec_name = load_spec(env_name, check_files=False).name
+    spec = load_spec(env_name, check_files=False)
     logs = paths.cache_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"plan-{env_name.replace('/', '_')}.log"
-    with env_lock(spec_name, f"kubeforge plan {env_name}"), \
+    with env_lock(spec.name, f"kubeforge plan {env_name}"), \
             tempfile.TemporaryDirectory() as tmp:
         with contextlib.redirect_stdout(sys.stderr):
             inventory = prepare(env_name)
         record = Path(tmp) / "plan.json"
-        started = time.monotonic()
-        print(f"[kubeforge] reading {env_name} in check mode (nothing changes; log: {log})",
-              file=sys.stderr, flush=True)
-        cmd = [_tool("ansible-playbook"), "-i", str(inventory),
-               str(paths.ROOT / "playbooks" / "cluster.yml"), "--check", "--diff"]
-        with log.open("w") as out, subprocess.Popen(
-                cmd, cwd=paths.ROOT, env={**_env(), "KUBEFORGE_PLAN": str(record)},
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                out.write(line)
-                if m := PLAY.match(line):
-                    print(f"[kubeforge]   {m.group(1)}", file=sys.stderr, flush=True)
-            rc = proc.wait()
+        rc, _ = run([_tool("ansible-playbook"), "-i", str(inventory),
+                     str(paths.ROOT / "playbooks" / "cluster.yml"), "--check", "--diff"],
+                    f"reading {env_name} in check mode (nothing changes)",
+                    {"KUBEFORGE_PLAN": str(record)}, log=log)
         data = json.loads(record.read_text()) if record.exists() else {}
-    print(f"[kubeforge] read in {time.monotonic() - started:.0f}s", file=sys.stderr)
     plan = liveplan.from_records(data)
     if rc != 0 and not plan.failed and not plan.unreachable:
         plan.failed.append({"host": "", "role": "", "task": "ansible-playbook",
                             "msg": f"rc {rc}, see {log}"})
-    spec = load_spec(env_name, check_files=False)
-    if liveplan.after_init(plan, spec, addons.expand(spec)):
+    releases = addons.expand(spec)
+    if liveplan.after_init(plan, spec, releases):
         return plan  # no cluster yet: no members, no deployed values to read
-    _release_values(spec, plan)
+    _release_values(spec, releases, plan)
     if paths.admin_kubeconfig(spec.name).is_file():
         # nodes and etcd members the spec does not name (the check run cannot see those)
         report = status.membership(spec)
@@ -161,10 +155,11 @@ def read_plan(env_name: str) -> liveplan.Plan:
     return plan
 
 
-def _release_values(spec: ClusterSpec, plan: liveplan.Plan) -> None:
+def _release_values(spec: ClusterSpec, releases: list[addons.PlannedRelease],
+                    plan: liveplan.Plan) -> None:
     """Gives each release the plan would install or upgrade its values diff (secrets masked),
     read with helm on the first control-plane node."""
-    planned = {(r.namespace, r.name): r for r in addons.expand(spec)}
+    planned = {(r.namespace, r.name): r for r in releases}
     for i, change in enumerate(plan.changes):
         key = liveplan.release_key(change)
         if key not in planned:
