@@ -79,10 +79,12 @@ def parse_members(members: dict[str, Any], health: list[dict[str, Any]]) -> list
     by_endpoint = {h.get("endpoint", ""): bool(h.get("health")) for h in health}
     out = []
     for m in members.get("members", []):
-        urls = m.get("clientURLs") or [""]
+        urls = m.get("clientURLs") or []
         healthy = next((by_endpoint[u] for u in urls if u in by_endpoint), None)
-        # a learner that has not started has no name yet
-        out.append(Member(m.get("name") or f"(unstarted {m.get('ID', '?')})", urls[0],
+        # a member that has not started has no name and no client URL yet: its peer URL is
+        # what `member add` was given, so that is what a person recognises it by
+        endpoint = next(iter(urls or m.get("peerURLs") or [""]))
+        out.append(Member(m.get("name") or f"(unstarted {m.get('ID', '?')})", endpoint,
                           bool(m.get("isLearner")), healthy))
     return out
 

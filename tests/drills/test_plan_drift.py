@@ -2,11 +2,13 @@
 after six kinds of changes made by hand outside kubeforge (a managed file edited, a binary
 removed, a service stopped, a kubelet flag added, a Helm release upgraded, another uninstalled)
 it lists those and their consequences and nothing else (exit 2); `deploy --yes` repairs them and
-the next plan is empty again. Prints the plan's time next to a no-op deploy's."""
+the next plan is empty again. Prints the plan's time next to a no-op deploy's. Then a node and an
+etcd member added by hand, which a deploy leaves alone, are reported as outside the spec."""
 
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 
 from kubeforge import addons
 from kubeforge.spec import ClusterSpec
+from kubeforge.status import ETCDCTL
 
 from .remote import kubeforge, on
 
@@ -22,6 +25,11 @@ pytestmark = pytest.mark.lab
 CHARTS = "/var/lib/kubeforge/addons/charts"
 HELM = "helm --kubeconfig /etc/kubernetes/admin.conf"
 DROP_IN = "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"
+KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
+# a Node object with no kubelet behind it, and an etcd learner that never starts (a learner does
+# not count for quorum): what `kubectl`/`etcdctl member add` by hand leave in the cluster
+HAND_NODE = "joined-by-hand"
+HAND_PEER = "https://192.0.2.1:2380"  # TEST-NET-1: nothing answers there
 
 
 def _plan(env: str) -> tuple[int, dict[str, Any], float]:
@@ -95,3 +103,29 @@ def test_plan_lists_what_was_changed_by_hand_and_deploy_repairs_it(
     assert repaired.returncode == 0, repaired.stdout[-3000:]
     rc, after, _ = _plan(env)
     assert (rc, after["changes"]) == (0, []), json.dumps(after, indent=1)
+
+
+def test_plan_reports_a_node_and_an_etcd_member_outside_the_spec(
+        spec: ClusterSpec, pytestconfig: pytest.Config) -> None:
+    env = str(pytestconfig.getoption("env"))
+    cp1 = spec.control_plane[0].name
+    node = json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {
+        "name": HAND_NODE, "labels": {"kubernetes.io/hostname": HAND_NODE}}})
+    _sh(spec, cp1, f"echo {shlex.quote(node)} | {KUBECTL} create -f -")
+    try:
+        _sh(spec, cp1, f"{ETCDCTL} member add by-hand --learner --peer-urls={HAND_PEER}")
+        rc, plan, took = _plan(env)
+        print(f"plan with a node and a member outside the spec: {took:.1f} s, exit {rc}: "
+              f"{plan['summary']}")
+        assert (rc, plan["changes"]) == (2, []), json.dumps(plan, indent=1)
+        outside = plan["outside"]
+        assert len(outside) == 2, outside
+        assert outside[0].startswith(f"node {HAND_NODE}: in the cluster, not in the spec"), outside
+        assert outside[1].startswith("etcd member (unstarted ") and HAND_PEER in outside[1], outside
+        assert "2 members of the cluster outside the spec" in plan["summary"], plan["summary"]
+    finally:
+        _sh(spec, cp1, f"{KUBECTL} delete node {HAND_NODE} --ignore-not-found")
+        _sh(spec, cp1, f"id=$({ETCDCTL} member list | grep -F {HAND_PEER} | cut -d, -f1); "
+                       f"[ -z \"$id\" ] || {ETCDCTL} member remove \"$id\"")
+    rc, after, _ = _plan(env)
+    assert (rc, after["outside"], after["changes"]) == (0, [], []), json.dumps(after, indent=1)

@@ -71,7 +71,7 @@ def test_parse_members_joins_health_by_endpoint() -> None:
     members = {"members": [
         {"ID": 1, "name": "cp1", "clientURLs": ["https://10.0.0.11:2379"]},
         {"ID": 2, "name": "cp2", "clientURLs": ["https://10.0.0.12:2379"], "isLearner": True},
-        {"ID": 3, "name": "", "clientURLs": []},
+        {"ID": 3, "name": "", "clientURLs": [], "peerURLs": ["https://192.0.2.1:2380"]},
     ]}
     health = [{"endpoint": "https://10.0.0.11:2379", "health": True},
               {"endpoint": "https://10.0.0.12:2379", "health": False}]
@@ -79,6 +79,7 @@ def test_parse_members_joins_health_by_endpoint() -> None:
     assert got[0] == status.Member("cp1", "https://10.0.0.11:2379", False, True)
     assert got[1].learner and got[1].healthy is False
     assert got[2].name == "(unstarted 3)" and got[2].healthy is None
+    assert got[2].endpoint == "https://192.0.2.1:2380"
 
 
 @pytest.fixture
