@@ -65,7 +65,8 @@ def test_spec_too_large(lab_data: dict[str, Any], write_spec: Writer) -> None:
 
 
 def test_values_files_that_are_not_yaml(lab_data: dict[str, Any], write_spec: Writer,
-                                         tmp_path: Path) -> None:
+                                         tmp_path: Path, lab_files: Path) -> None:
+    # lab_files: the cert-manager issuer's CA bundle, which expand reads, without a mirror build
     (tmp_path / "binary.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\xff\x00")
     (tmp_path / "folder.yaml").mkdir()
     for name, expected in (("binary.yaml", "not UTF-8"), ("folder.yaml", "is a folder")):
