@@ -39,8 +39,10 @@ KINDS = ("node", "kubeadm", "package", "binary", "file", "service", "release", "
 TITLES = {"node": "node", "kubeadm": "kubeadm", "package": "packages", "binary": "binaries",
           "file": "files", "service": "services", "release": "Helm releases",
           "command": "commands"}
-VERBS = {"file": "to change", "service": "to change", "kubeadm": "to run", "command": "to run",
-         "package": "to install", "binary": "to install"}
+# how the summary line counts each kind of change found on the hosts, in its order
+SUMMARY = (("file", "file", "to change"), ("package", "package", "to install"),
+           ("binary", "binary", "to install"), ("service", "service", "to change"),
+           ("kubeadm", "kubeadm action", "to run"), ("command", "command", "to run"))
 
 # lines of a diff whose key names a secret: their values never reach the output
 _SECRET_LINE = re.compile(
@@ -96,11 +98,8 @@ class Plan:
         parts = []
         if by_kind["node"]:
             parts.append(f"{_n(by_kind['node'], 'node')} to join")
-        for kind, noun in (("file", "file"), ("package", "package"), ("binary", "binary"),
-                           ("service", "service"), ("kubeadm", "kubeadm action"),
-                           ("command", "command")):
+        for kind, noun, verb in SUMMARY:
             if by_kind[kind]:
-                verb = VERBS[kind]
                 parts.append(f"{_n(by_kind[kind], noun)} {verb} on {_n(hosts[kind], 'host')}")
         if by_kind["release"]:
             parts.append(f"{_n(by_kind['release'], 'release')} to install or upgrade")
