@@ -178,8 +178,12 @@ def _start_mirror(plan: LabPlan, progress: Progress) -> None:
                 as info:
             mod.start(MIRROR_LISTEN)
             info.append("running" if mod.is_running() else "start() returned but it is not running")
-    except Exception as e:  # the lab is usable without the mirror; say why and go on
-        progress.note(f"mirror: not started ({e})")
+    except KubeforgeError as e:
+        # the lab's specs take every package, binary and image from this mirror: a lab without
+        # it fails later, in the middle of a deploy, with an image that is "not found"
+        raise KubeforgeError(f"lab {plan.name}: the machines are up but the mirror is not "
+                             f"serving them: {e}\n  fix: see the log above, then run "
+                             f"`kubeforge lab up` again (it leaves running machines alone)") from e
 
 
 def up(spec: SpecLike | LabPlan, out: Out = print, boot_timeout: float | None = None) -> None:

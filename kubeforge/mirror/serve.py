@@ -27,7 +27,8 @@ from kubeforge.mirror.components import REGISTRY_VERSION
 from kubeforge.mirror.fsutil import atomic_write, human_size
 from kubeforge.mirror.layout import FILES_PORT, REGISTRY_PORT, MirrorLayout
 
-READY_TIMEOUT = 20.0
+# a first start right after a build, with the disk busy writing it back, took more than 20 s
+READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 
 
@@ -146,7 +147,8 @@ def _wait_ready(layout: MirrorLayout, svc: Service, url: str) -> None:
         time.sleep(0.2)
     log = svc.logfile(layout)
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-10:]) if log.exists() else ""
-    raise KubeforgeError(f"the mirror's {svc.name} server did not come up on {url} "
+    raise KubeforgeError(f"the mirror's {svc.name} server did not come up on {url} within "
+                         f"{READY_TIMEOUT:.0f} s "
                          f"(is the address assigned to an interface here? port free?); "
                          f"log {log}:\n{tail}")
 

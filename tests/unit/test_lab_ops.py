@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import namedtuple
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from kubeforge.errors import KubeforgeError
 from kubeforge.lab import ops
+from kubeforge.lab.system import Progress
 
 
 def test_lab_up_refuses_a_nearly_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,3 +23,23 @@ def test_lab_up_refuses_a_nearly_full_disk(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr("shutil.disk_usage",
                         lambda p: usage(100 * 2**30, 50 * 2**30, 50 * 2**30))
     ops.check_free_space(tmp_path)
+
+
+def test_lab_up_fails_when_the_mirror_does_not_serve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab's machines take everything from the mirror: without it a deploy would fail much
+    later on an image "not found", so `lab up` stops and says why."""
+    class Down:
+        @staticmethod
+        def is_running() -> bool:
+            return False
+
+        @staticmethod
+        def start(listen: str) -> None:
+            raise KubeforgeError("the mirror's registry server did not come up within 60 s")
+
+    monkeypatch.setattr(ops, "_mirror_module", lambda: Down)
+    plan = SimpleNamespace(name="lab", gateway="10.240.0.1")
+    lines: list[str] = []
+    with pytest.raises(KubeforgeError, match=r"(?s)lab lab: the machines are up but the mirror is "
+                       r"not serving them: .*registry server did not come up.*lab up` again"):
+        ops._start_mirror(plan, Progress(lines.append))  # type: ignore[arg-type]
