@@ -3,7 +3,8 @@ after six kinds of changes made by hand outside kubeforge (a managed file edited
 removed, a service stopped, a kubelet flag added, a Helm release upgraded, another uninstalled)
 it lists those and their consequences and nothing else (exit 2); `deploy --yes` repairs them and
 the next plan is empty again. Prints the plan's time next to a no-op deploy's. Then a node and an
-etcd member added by hand, which a deploy leaves alone, are reported as outside the spec."""
+etcd member added by hand, which a deploy leaves alone, are reported as outside the spec, and a
+worker that is powered off is reported as not answering (exit 1), not guessed."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from kubeforge import addons
+from kubeforge import addons, lab
 from kubeforge.spec import ClusterSpec
 from kubeforge.status import ETCDCTL
 
-from .remote import kubeforge, on
+from .conftest import Kubectl, wait_for
+from .remote import kubeforge, not_ready_nodes, on
 
 pytestmark = pytest.mark.lab
 
@@ -129,3 +131,19 @@ def test_plan_reports_a_node_and_an_etcd_member_outside_the_spec(
                        f"[ -z \"$id\" ] || {ETCDCTL} member remove \"$id\"")
     rc, after, _ = _plan(env)
     assert (rc, after["outside"], after["changes"]) == (0, [], []), json.dumps(after, indent=1)
+
+
+def test_plan_reports_a_host_that_does_not_answer(
+        spec: ClusterSpec, pytestconfig: pytest.Config, kubectl: Kubectl) -> None:
+    env = str(pytestconfig.getoption("env"))
+    down = spec.workers[-1].name
+    lab.stop_machine(spec, down)
+    try:
+        rc, plan, took = _plan(env)
+        print(f"plan with {down} powered off: {took:.1f} s, exit {rc}: {plan['summary']}")
+        assert rc == 1 and list(plan["unreachable"]) == [down], json.dumps(plan, indent=1)
+        assert "Incomplete: 1 host did not answer" in plan["summary"]
+        assert all(c["host"] != down for c in plan["changes"]), "nothing is guessed for it"
+    finally:
+        lab.start_machine(spec, down)
+    wait_for(f"{down} Ready again", lambda: not_ready_nodes(kubectl) == [], 300, interval=5)
