@@ -29,6 +29,7 @@ from kubeforge.mirror.layout import FILES_PORT, REGISTRY_PORT, MirrorLayout
 
 # a first start right after a build, with the disk busy writing it back, took more than 20 s
 READY_TIMEOUT = 60.0
+START_ATTEMPTS = 3
 STOP_TIMEOUT = 10.0
 
 
@@ -137,20 +138,27 @@ def _spawn(layout: MirrorLayout, svc: Service, cmd: list[str]) -> None:
                  env={"OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"})
 
 
+class ServerExited(KubeforgeError):
+    """A mirror server ended before it answered."""
+
+
 def _wait_ready(layout: MirrorLayout, svc: Service, url: str) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    exited = False
+    while time.monotonic() < started + READY_TIMEOUT:
         if _answers(url):
             return
         if _pid(layout, svc) is None:
+            exited = True
             break
         time.sleep(0.2)
     log = svc.logfile(layout)
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-10:]) if log.exists() else ""
-    raise KubeforgeError(f"the mirror's {svc.name} server did not come up on {url} within "
-                         f"{READY_TIMEOUT:.0f} s "
-                         f"(is the address assigned to an interface here? port free?); "
-                         f"log {log}:\n{tail}")
+    how = (f"exited after {time.monotonic() - started:.1f} s" if exited
+           else f"did not answer within {READY_TIMEOUT:.0f} s")
+    error = ServerExited if exited else KubeforgeError
+    raise error(f"the mirror's {svc.name} server for {url} {how} (is the address assigned to "
+                f"an interface here? port free?); log {log}:\n{tail}")
 
 
 def start(listen: str = "127.0.0.1", *, layout: MirrorLayout | None = None,
@@ -178,13 +186,22 @@ def _start_locked(lay: MirrorLayout, binary: Path, listen: str) -> None:
         print(f"[mirror] moving the servers from {current} to {listen}", flush=True)
         _stop_locked(lay)
     atomic_write(_listen_file(lay), f"{listen}\n".encode())
-    if _pid(lay, REGISTRY) is None:
-        _spawn(lay, REGISTRY, [str(binary), "serve", str(_registry_config(lay, listen))])
-    if _pid(lay, FILES) is None:
-        _spawn(lay, FILES, [sys.executable, "-m", FILES.marker, "--root", str(lay.files),
-                            "--bind", listen, "--port", str(FILES_PORT)])
-    _wait_ready(lay, REGISTRY, f"{REGISTRY.url(local_address(listen))}/v2/")
-    _wait_ready(lay, FILES, f"{FILES.url(local_address(listen))}/")
+    for attempt in range(1, START_ATTEMPTS + 1):
+        if _pid(lay, REGISTRY) is None:
+            _spawn(lay, REGISTRY, [str(binary), "serve", str(_registry_config(lay, listen))])
+        if _pid(lay, FILES) is None:
+            _spawn(lay, FILES, [sys.executable, "-m", FILES.marker, "--root", str(lay.files),
+                                "--bind", listen, "--port", str(FILES_PORT)])
+        try:
+            _wait_ready(lay, REGISTRY, f"{REGISTRY.url(local_address(listen))}/v2/")
+            _wait_ready(lay, FILES, f"{FILES.url(local_address(listen))}/")
+            return
+        except ServerExited:
+            # seen right after the last lab's `down` stopped the servers: a server that exits
+            # at once may find its port still held for a moment by the one that was stopping
+            if attempt == START_ATTEMPTS:
+                raise
+            time.sleep(2 * attempt)
 
 
 def local_address(listen: str) -> str:

@@ -166,3 +166,33 @@ def test_push_and_pull_against_the_real_registry(tmp_path: Path,
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_server_that_exits_at_once_is_started_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Right after another lab's `down` stopped the mirror, a new server may exit at once (its
+    port still held for a moment): start tries again, and says which way it failed."""
+    from kubeforge.mirror import serve
+
+    spawned: list[str] = []
+    waits = iter([serve.ServerExited("exited after 0.1 s"), None, None])
+
+    def wait(layout: MirrorLayout, svc: Any, url: str) -> None:
+        outcome = next(waits)
+        if outcome is not None:
+            raise outcome
+
+    monkeypatch.setattr(serve, "_pid", lambda layout, svc: None)
+    monkeypatch.setattr(serve, "_spawn", lambda layout, svc, cmd: spawned.append(svc.name))
+    monkeypatch.setattr(serve, "_wait_ready", wait)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    lay = MirrorLayout(tmp_path)
+    lay.run.mkdir(parents=True)
+    serve._start_locked(lay, tmp_path / "registry", "127.0.0.1")
+    assert spawned == ["registry", "files", "registry", "files"]
+
+    monkeypatch.setattr(serve, "_wait_ready", lambda layout, svc, url: (_ for _ in ()).throw(
+        serve.ServerExited("exited")))
+    with pytest.raises(serve.ServerExited):
+        serve._start_locked(lay, tmp_path / "registry", "127.0.0.1")
+    assert len(spawned) == 4 + 2 * serve.START_ATTEMPTS
