@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -107,3 +108,20 @@ def test_the_ended_runs_own_line_releases_its_lock(lock: ModuleType, tmp_path: P
     parsed = lock.parse_held("held " + Path(path).read_text())
     _sh(lock.release_cmd(json.dumps(parsed, sort_keys=True), path))
     assert not Path(path).exists()
+
+
+def test_a_killed_run_not_yet_reaped_has_ended(lock: ModuleType) -> None:
+    """A run killed with SIGKILL stays a zombie until its parent reaps it: the next run must not
+    be refused for it."""
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        running = lock.holder("x", child.pid)
+        assert lock.alive_here(running)
+        child.kill()
+        for _ in range(50):  # not reaped: a zombie once the kill lands
+            if Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+            time.sleep(0.05)
+        assert not lock.alive_here(running)
+    finally:
+        child.wait()

@@ -35,12 +35,14 @@ def holder(command: str, pid: int | None = None) -> dict[str, Any]:
 
 def _started(pid: int) -> str:
     """The process's start (clock ticks after boot, /proc/PID/stat field 22): it tells this run
-    from a later process that reuses its pid."""
+    from a later process that reuses its pid. A zombie has ended ("" like a gone one): a run
+    killed a moment ago stays one until something reaps it."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
         return ""
+    return fields[19] if len(fields) > 19 and fields[0] != "Z" else ""
 
 
 def _since(pid: int) -> str:
