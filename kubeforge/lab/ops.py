@@ -178,7 +178,7 @@ def _start_mirror(plan: LabPlan, progress: Progress) -> None:
                 as info:
             mod.start(MIRROR_LISTEN)
             info.append("running" if mod.is_running() else "start() returned but it is not running")
-    except KubeforgeError as e:
+    except (KubeforgeError, OSError) as e:  # OSError: a server that cannot be spawned at all
         # the lab's specs take every package, binary and image from this mirror: a lab without
         # it fails later, in the middle of a deploy, with an image that is "not found"
         raise KubeforgeError(f"lab {plan.name}: the machines are up but the mirror is not "

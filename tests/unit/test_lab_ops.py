@@ -43,3 +43,10 @@ def test_lab_up_fails_when_the_mirror_does_not_serve(monkeypatch: pytest.MonkeyP
     with pytest.raises(KubeforgeError, match=r"(?s)lab lab: the machines are up but the mirror is "
                        r"not serving them: .*registry server did not come up.*lab up` again"):
         ops._start_mirror(plan, Progress(lines.append))  # type: ignore[arg-type]
+
+    def unspawnable(listen: str) -> None:
+        raise PermissionError(13, "Permission denied", "registry")
+
+    monkeypatch.setattr(Down, "start", unspawnable)
+    with pytest.raises(KubeforgeError, match=r"mirror is not serving them: .*Permission denied"):
+        ops._start_mirror(plan, Progress(lines.append))  # type: ignore[arg-type]
