@@ -74,7 +74,7 @@ lab-down: venv
 test: setup lint unit test-lab e2e stack-e2e
 
 lint: venv
-	$(BIN)/ruff check kubeforge tests bench plugins collections stacks
+	$(BIN)/ruff check kubeforge tests bench plugins collections stacks roles
 	$(BIN)/mypy
 	$(BIN)/yamllint -s .
 	$(BIN)/kubeforge schema | diff -u inventories/cluster.schema.json - \

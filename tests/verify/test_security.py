@@ -8,6 +8,8 @@ every control of the sections covered here is either checked or listed there."""
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import json
 from collections.abc import Callable
 from functools import cache
@@ -16,6 +18,10 @@ from typing import Any
 import pytest
 import testinfra
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from .conftest import KUBECTL, Kubectl
 
@@ -26,8 +32,6 @@ EXCEPTIONS: dict[str, str] = {
     "1.2.1": "kube-apiserver keeps anonymous auth: haproxy's health check and the kubelet probes "
              "read /readyz and /livez anonymously. RBAC grants anonymous users only the "
              "health and version paths (test_anonymous_api_is_health_only checks that)",
-    "1.2.5": "kubelet serving certificates are self-signed by each kubelet (kubeadm's default); "
-             "verifying them needs serverTLSBootstrap plus a CSR approver, not deployed",
     "1.2.9": "EventRateLimit needs an admission configuration sized per cluster (Manual control); "
              "not set by default",
     "1.2.11": "AlwaysPullImages would make every pod start depend on the registry mirror being "
@@ -36,7 +40,6 @@ EXCEPTIONS: dict[str, str] = {
     "4.1.3": "kube-proxy runs as a DaemonSet with its kubeconfig in a ConfigMap: no proxy "
              "kubeconfig file on the hosts",
     "4.1.4": "as 4.1.3: no proxy kubeconfig file on the hosts",
-    "4.2.9": "as 1.2.5: the kubelet generates its own serving certificate (no tlsCertFile)",
     "4.2.13": "podPidsLimit depends on the workloads (Manual control); left unset",
     "4.2.14": "seccompDefault changes every workload's syscall surface; left to the operator "
               "(Manual control)",
@@ -214,6 +217,22 @@ def _listed(value: str | None) -> set[str]:
     return set((value or "").split(",")) - {""}
 
 
+def _kubelet_serving_cert(host: Any) -> list[str]:
+    """The kubelet serves a certificate the cluster CA issued for its node address, which it
+    asked for and renews itself (serverTLSBootstrap): kube-bench's 4.2.9 wants a serving
+    certificate that is not the kubelet's self-signed one."""
+    if not _kubelet_config(host).get("serverTLSBootstrap"):
+        return ["kubelet serverTLSBootstrap is not true"]
+    cert = "/var/lib/kubelet/pki/kubelet-server-current.pem"
+    verified = host.run(f"openssl verify -CAfile /etc/kubernetes/pki/ca.crt {cert}")
+    if verified.rc != 0:
+        return [f"{cert} does not verify against the cluster CA: "
+                f"{verified.stdout}{verified.stderr}"]
+    names = host.check_output(f"openssl x509 -in {cert} -noout -ext subjectAltName")
+    address = _flags(host, "kubelet").get("node-ip")
+    return [] if f"IP Address:{address}" in names else [f"{cert} is not for {address}: {names}"]
+
+
 # -- the controls --------------------------------------------------------------------------
 
 CP: dict[str, Callable[[Any], str | list[str] | None]] = {
@@ -248,6 +267,9 @@ CP: dict[str, Callable[[Any], str | list[str] | None]] = {
                       "needs DenyServiceExternalIPs"),
     "1.2.4": lambda h: [f"--{f} unset" for f in ("kubelet-client-certificate", "kubelet-client-key")
                         if not _flags(h, "kube-apiserver").get(f)],
+    "1.2.5": _flag_is("kube-apiserver", "kubelet-certificate-authority",
+                      lambda v: v == "/etc/kubernetes/pki/ca.crt",
+                      "must be the cluster CA, which issues the kubelets' serving certificates"),
     "1.2.6": _flag_is("kube-apiserver", "authorization-mode",
                       lambda v: "AlwaysAllow" not in _listed(v), "must not allow all"),
     "1.2.7": _flag_is("kube-apiserver", "authorization-mode",
@@ -383,6 +405,7 @@ NODE: dict[str, Callable[[Any], str | list[str] | None]] = {
     if "hostname-override" in _flags(h, "kubelet") else None,
     "4.2.8": lambda h: None if _kubelet_config(h).get("eventRecordQPS", 0) >= 0
     else "kubelet eventRecordQPS < 0",
+    "4.2.9": lambda h: _kubelet_serving_cert(h),
     "4.2.10": lambda h: None if _kubelet_config(h).get("rotateCertificates", True)
     else "kubelet rotateCertificates=false",
     "4.2.11": lambda h: None if (_kubelet_config(h).get("featureGates") or {}).get(
@@ -487,3 +510,39 @@ def test_every_secret_is_readable(kubectl: Kubectl, first_cp: Any) -> None:
         assert name in names, "the Secret written for this check is not listed"
     finally:
         kubectl.run(f"-n default delete secret {name} --ignore-not-found", check=False)
+
+
+def test_a_forged_kubelet_serving_request_stays_pending(kubectl: Kubectl, first_cp: Any,
+                                                       inventory_hosts: dict[str, list[str]]
+                                                       ) -> None:
+    """The approver checks who asks and for what: a serving request for a worker's name sent by
+    the admin (not by that node), for an address that is not the node's, is left pending with the
+    reason, where kube-controller-manager would sign it once approved."""
+    node = inventory_hosts["cluster"][-1]
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+        x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node}")])).add_extension(
+        x509.SubjectAlternativeName([x509.DNSName(node),
+                                     x509.IPAddress(ipaddress.ip_address("192.0.2.1"))]),
+        critical=False).sign(key, hashes.SHA256())
+    name = "kubeforge-verify-forged-serving"
+    request = base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
+    manifest = json.dumps({
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": {"name": name},
+        "spec": {"signerName": "kubernetes.io/kubelet-serving", "request": request,
+                 "usages": ["digital signature", "server auth"]}})
+    kubectl.run(f"delete csr {name} --ignore-not-found")
+    kubectl.run(f"create -f - <<'EOF'\n{manifest}\nEOF")
+    try:
+        since = first_cp.check_output("date +'%Y-%m-%d %H:%M:%S'")
+        ran = first_cp.run("systemctl start kubeforge-kubelet-serving.service")
+        assert ran.rc == 0, f"the approver failed: {ran.stderr}"
+        status = kubectl.json(f"get csr {name}").get("status", {})
+        assert not status.get("conditions"), f"the forged request was answered: {status}"
+        log = first_cp.check_output(
+            f"journalctl -u kubeforge-kubelet-serving.service --since '{since}' --no-pager")
+        assert f"left pending: {name}: sent by kubernetes-admin" in log, log[-2000:]
+    finally:
+        kubectl.run(f"delete csr {name} --ignore-not-found", check=False)
