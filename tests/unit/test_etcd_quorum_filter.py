@@ -76,3 +76,46 @@ def test_parsed_documents_are_accepted(quorum: Callable[..., dict[str, Any]]) ->
     q = quorum(json.loads(_members("cp1")), json.loads(_health({1: True})), "cp1")
     # the last member: no majority after (kubeforge refuses earlier, as the last control plane)
     assert not q["holds"] and q["members_after"] == 0
+
+
+# -- etcd_confirmed: which control-plane nodes run a member of the majority's cluster ----------
+
+def _view(cluster: int = 0xEC, leader: int = 0x1, learner: bool = False) -> str:
+    status: dict[str, Any] = {"header": {"cluster_id": cluster, "member_id": 7}, "leader": leader}
+    if learner:
+        status["isLearner"] = True
+    return json.dumps([{"Endpoint": "https://127.0.0.1:2379", "Status": status}])
+
+
+@pytest.fixture
+def confirmed(filter_plugin: Callable[[str], ModuleType]) -> Callable[..., dict[str, Any]]:
+    return filter_plugin("etcd").etcd_confirmed  # type: ignore[no-any-return]
+
+
+def test_members_that_agree_are_confirmed(confirmed: Callable[..., dict[str, Any]]) -> None:
+    out = confirmed({"cp1": _view(), "cp2": _view(), "cp3": _view()})
+    assert out["confirmed"] == ["cp1", "cp2", "cp3"] and out["lost"] == []
+    assert out["reference"] == {"cluster_id": "ec", "leader": "1"}
+
+
+def test_a_wiped_member_that_started_alone_is_lost(confirmed: Callable[..., dict[str, Any]]
+                                                   ) -> None:
+    # same cluster ID (kubeadm's first member), but it leads a cluster of its own
+    out = confirmed({"cp1": _view(leader=0x9), "cp2": _view(), "cp3": _view()})
+    assert out["confirmed"] == ["cp2", "cp3"] and out["lost"] == ["cp1"]
+    assert "leader 9" in out["why"]["cp1"]
+
+
+def test_a_member_that_does_not_run_or_still_learns_is_not_confirmed(
+        confirmed: Callable[..., dict[str, Any]]) -> None:
+    out = confirmed({"cp1": _view(), "cp2": "not running", "cp3": _view(learner=True),
+                     "cp4": _view(), "cp5": _view()})
+    assert out["lost"] == ["cp2", "cp3"]
+    assert "does not answer: not running" in out["why"]["cp2"]
+    assert "learner" in out["why"]["cp3"]
+
+
+def test_without_a_majority_nobody_is_confirmed(confirmed: Callable[..., dict[str, Any]]) -> None:
+    out = confirmed({"cp1": _view(), "cp2": "Error: context deadline exceeded", "cp3": "{"})
+    assert out["reference"] is None and out["confirmed"] == []
+    assert "no majority" in out["why"]["cp1"]
