@@ -37,7 +37,7 @@ ETCDCTL = ("crictl exec $(crictl ps --name '^etcd$' --state running -q | head -n
            "--key /etc/kubernetes/pki/etcd/healthcheck-client.key")
 WIPE_ETCD = ("set -e; mv /etc/kubernetes/manifests/etcd.yaml /root/etcd.yaml.drill; "
              "for i in $(seq 90); do crictl ps --name '^etcd$' -q | grep -q . || break; sleep 1; "
-             "done; rm -rf /var/lib/etcd; mv /root/etcd.yaml.drill /etc/kubernetes/manifests/")
+             "done; rm -rf /var/lib/etcd; mv /root/etcd.yaml.drill /etc/kubernetes/manifests/etcd.yaml")
 
 
 def _members(spec: ClusterSpec, via: str) -> dict[str, str]:
