@@ -26,7 +26,7 @@ from kubeforge import paths
 from kubeforge.spec import ClusterSpec
 
 from .conftest import Kubectl, wait_for
-from .remote import kubeforge, not_ready_nodes, not_running_system_pods, on
+from .remote import absolute_paths, kubeforge, not_ready_nodes, not_running_system_pods, on
 
 pytestmark = pytest.mark.lab
 
@@ -123,8 +123,9 @@ def test_the_first_control_plane_node_that_lost_its_etcd_data(
     # the way out the message gives: the same spec with the first host listed last
     folder = Path(tempfile.mkdtemp(prefix="kubeforge-lost-"))
     try:
-        shutil.copytree(paths.ROOT / "inventories" / env, folder, dirs_exist_ok=True)
-        data = yaml.safe_load((folder / "cluster.yml").read_text())
+        source = paths.ROOT / "inventories" / env
+        data = yaml.safe_load((source / "cluster.yml").read_text())
+        absolute_paths(data, source)
         data["hosts"] = [h for h in data["hosts"] if h["name"] != first] + [
             h for h in data["hosts"] if h["name"] == first]
         (folder / "cluster.yml").write_text(yaml.safe_dump(data, sort_keys=False))
