@@ -35,9 +35,10 @@ ETCDCTL = ("crictl exec $(crictl ps --name '^etcd$' --state running -q | head -n
            "--cacert /etc/kubernetes/pki/etcd/ca.crt "
            "--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt "
            "--key /etc/kubernetes/pki/etcd/healthcheck-client.key")
-WIPE_ETCD = ("set -e; mv /etc/kubernetes/manifests/etcd.yaml /root/etcd.yaml.drill; "
+# the etcd static pod stopped, its data folder removed, the pod started again by the kubelet
+WIPE_ETCD = ("set -e; m=/etc/kubernetes/manifests/etcd.yaml; mv $m /root/etcd.yaml.drill; "
              "for i in $(seq 90); do crictl ps --name '^etcd$' -q | grep -q . || break; sleep 1; "
-             "done; rm -rf /var/lib/etcd; mv /root/etcd.yaml.drill /etc/kubernetes/manifests/etcd.yaml")
+             "done; rm -rf /var/lib/etcd; mv /root/etcd.yaml.drill $m")
 
 
 def _members(spec: ClusterSpec, via: str) -> dict[str, str]:
