@@ -18,6 +18,7 @@ from pathlib import Path
 from kubeforge import addons, liveplan, paths, status
 from kubeforge.errors import KubeforgeError
 from kubeforge.lock import env_lock
+from kubeforge.outcome import Outcome
 from kubeforge.render import render
 from kubeforge.spec import ClusterSpec, load_spec, spec_path
 
@@ -63,6 +64,7 @@ def run(cmd: Sequence[str], what: str, extra_env: dict[str, str] | None = None,
     print(f"[kubeforge] {what}: {' '.join(cmd)}" + (f" (log: {log})" if log else ""),
           file=shown, flush=True)
     changed: dict[str, int] = {}
+    outcome = Outcome()
     with contextlib.ExitStack() as stack:
         sink = stack.enter_context(log.open("w")) if log else sys.stdout
         proc = stack.enter_context(subprocess.Popen(
@@ -71,6 +73,7 @@ def run(cmd: Sequence[str], what: str, extra_env: dict[str, str] | None = None,
         assert proc.stdout is not None
         for line in proc.stdout:
             sink.write(line)
+            outcome.feed(line)
             if m := RECAP.match(line):
                 changed[m.group(1)] = int(m.group(2))
             elif log and (m := PLAY.match(line)):
@@ -78,6 +81,9 @@ def run(cmd: Sequence[str], what: str, extra_env: dict[str, str] | None = None,
         rc = proc.wait()
     print(f"[kubeforge] {what} {'done' if rc == 0 else f'FAILED (rc {rc})'} in "
           f"{time.monotonic() - started:.0f}s", file=shown, flush=True)
+    if rc != 0:
+        for stop in outcome.stops:
+            print(f"[kubeforge]   {stop.line()}", file=shown, flush=True)
     return rc, changed
 
 

@@ -52,3 +52,28 @@ def test_a_cut_deploy_converges_on_the_next_run(
     _healthy(spec, kubectl)
     noop = kubeforge("deploy", env, "--expect-no-changes", timeout=900)
     assert noop.returncode == 0, noop.stdout[-4000:]
+
+
+def test_a_host_that_stops_answering_mid_run(
+        spec: ClusterSpec, pytestconfig: pytest.Config, kubectl: Kubectl) -> None:
+    """A worker's machine is stopped 2 s into the package install of a deploy from bare machines:
+    the run stops and its last lines name the host and the step; once the machine is back, the
+    next deploy converges and the one after reports changed=0."""
+    env = str(pytestconfig.getoption("env"))
+    victim = spec.workers[-1].name
+    lab.down(spec)
+    lab.up(spec)
+    cut = Cut(f"package install ({victim} stopped)", CUTS[0].task, 2, signal.SIGKILL)
+    out = cut_run(["deploy", env, "--yes"], cut, instead=lambda: lab.stop_machine(spec, victim))
+    step = CUTS[0].task.strip(" ]").removeprefix(": ")
+    said = [line for line in out.splitlines() if f"{victim} did not answer in step" in line]
+    print("  the run said: " + (said[0] if said else "(nothing about the host)"))
+    assert said and step in said[0], out[-3000:]
+    lab.start_machine(spec, victim)
+
+    again = kubeforge("deploy", env, timeout=1800)
+    print(f"converged once {victim} was back: {again.took:.0f} s")
+    assert again.returncode == 0, again.stdout[-4000:]
+    _healthy(spec, kubectl)
+    noop = kubeforge("deploy", env, "--expect-no-changes", timeout=900)
+    assert noop.returncode == 0, noop.stdout[-4000:]
