@@ -31,11 +31,17 @@ CUTS = (
 )
 
 
-def _healthy(spec: ClusterSpec, kubectl: Kubectl) -> None:
+def _converges(spec: ClusterSpec, kubectl: Kubectl, env: str, when: str) -> None:
+    """The next deploy converges to a healthy cluster, and the one after changes nothing."""
+    again = kubeforge("deploy", env, timeout=1800)
+    print(f"converged {when}: {again.took:.0f} s")
+    assert again.returncode == 0, again.stdout[-4000:]
     assert not_ready_nodes(kubectl) == [], "every node Ready after the converging deploy"
     nodes = kubectl("get", "nodes", "-o", "name")
     assert sorted(nodes.stdout.split()) == sorted(f"node/{h.name}" for h in spec.hosts)
     assert not_running_system_pods(kubectl) == [], "every kube-system pod Running"
+    noop = kubeforge("deploy", env, "--expect-no-changes", timeout=900)
+    assert noop.returncode == 0, noop.stdout[-4000:]
 
 
 @pytest.mark.parametrize("cut", CUTS, ids=[c.where.replace(" ", "-") for c in CUTS])
@@ -45,13 +51,7 @@ def test_a_cut_deploy_converges_on_the_next_run(
     lab.down(spec)
     lab.up(spec)
     cut_run(["deploy", env, "--yes"], cut)
-
-    again = kubeforge("deploy", env, timeout=1800)
-    print(f"converged after a {cut.sig.name} in the {cut.where}: {again.took:.0f} s")
-    assert again.returncode == 0, again.stdout[-4000:]
-    _healthy(spec, kubectl)
-    noop = kubeforge("deploy", env, "--expect-no-changes", timeout=900)
-    assert noop.returncode == 0, noop.stdout[-4000:]
+    _converges(spec, kubectl, env, f"after a {cut.sig.name} in the {cut.where}")
 
 
 def test_a_host_that_stops_answering_mid_run(
@@ -70,10 +70,4 @@ def test_a_host_that_stops_answering_mid_run(
     print("  the run said: " + (said[0] if said else "(nothing about the host)"))
     assert said and step in said[0], out[-3000:]
     lab.start_machine(spec, victim)
-
-    again = kubeforge("deploy", env, timeout=1800)
-    print(f"converged once {victim} was back: {again.took:.0f} s")
-    assert again.returncode == 0, again.stdout[-4000:]
-    _healthy(spec, kubectl)
-    noop = kubeforge("deploy", env, "--expect-no-changes", timeout=900)
-    assert noop.returncode == 0, noop.stdout[-4000:]
+    _converges(spec, kubectl, env, f"once {victim} was back")
