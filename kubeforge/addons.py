@@ -148,16 +148,21 @@ def _repo(spec: ClusterSpec, upstream: str | None) -> str | None:
     return spec.mirrors.charts.rstrip("/") if spec.mirrors.charts and upstream else upstream
 
 
+def values_file(path: Path) -> dict[str, Any]:
+    """A values file's content; KubeforgeError (naming the file) when Helm could not use it."""
+    data = safeyaml.read(path)[0] or {}
+    if not isinstance(data, dict):
+        raise KubeforgeError(f"{path} must hold a mapping at the top level")
+    return data
+
+
 def _values_files(r: Release) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for path in r.values_files:
         try:
-            data = safeyaml.read(Path(path))[0] or {}
+            data = values_file(Path(path))
         except KubeforgeError as exc:
             raise KubeforgeError(f"release {r.namespace}/{r.name}: values file {exc}") from None
-        if not isinstance(data, dict):
-            raise KubeforgeError(f"release {r.namespace}/{r.name}: values file {path} must hold "
-                                 "a mapping at the top level")
         merged = merge(merged, data)
     return merged
 

@@ -202,7 +202,9 @@ class Release(Model):
     name: Name
     namespace: Name = "default"
     chart: str
-    version: str | None = Field(None, description="Chart version (required: no floating charts)")
+    version: str | None = Field(None, pattern=r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$",
+                                description="Chart version, exact (MAJOR.MINOR.PATCH, as Helm "
+                                "requires; required: no floating charts)")
     source: ChartSource
     values: dict[str, Any] = {}
     values_files: list[SpecPath] = []

@@ -15,6 +15,7 @@ import yaml
 
 from kubeforge import addons, paths, versions
 from kubeforge.cni import PLUGINS
+from kubeforge.errors import KubeforgeError
 from kubeforge.spec import formats
 from kubeforge.spec.models import ClusterSpec
 
@@ -313,6 +314,12 @@ def files_exist(spec: ClusterSpec) -> Iterator[Problem]:
         if path.exists() and path.is_dir() != folder:
             yield Problem(loc, f"{what} {path} is {'a file' if folder else 'a folder'}",
                           f"point it at the {'chart folder' if folder else 'file itself'}")
+        if loc[-2] == "values_files" and path.is_file():
+            try:
+                addons.values_file(path)
+            except KubeforgeError as exc:
+                yield Problem(loc, f"{what}: {exc}", "fix the file: Helm reads it as the "
+                              "chart's values")
         if not path.exists():
             hint = ("run `kubeforge lab up` first, it creates the lab's SSH key and known_hosts"
                     if spec.lab and loc[0] == "ssh" else

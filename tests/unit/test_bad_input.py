@@ -79,6 +79,31 @@ def test_values_files_that_are_not_yaml(lab_data: dict[str, Any], write_spec: Wr
         assert "release default/app: values file" in str(exc.value)
 
 
+def test_validate_reads_values_files_as_render_does(lab_data: dict[str, Any],
+                                                     write_spec: Writer, tmp_path: Path) -> None:
+    """What validate accepts, render handles: an unreadable values file is a spec problem."""
+    (tmp_path / "binary.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\xff\x00")
+    (tmp_path / "list.yaml").write_text("- a\n")
+    data = {k: v for k, v in lab_data.items() if k not in ("releases", "mirrors")}
+    data["releases"] = [{"name": "app", "chart": "app", "version": "1.0.0",
+                         "source": {"repo": "https://charts.example.org"},
+                         "values_files": [str(tmp_path / "binary.yaml"),
+                                          str(tmp_path / "list.yaml")]}]
+    with pytest.raises(SpecError) as exc:
+        load_spec(write_spec(data), check_files=True)
+    found = str(exc.value)
+    assert "releases[0].values_files[0]: values file of app:" in found and "not UTF-8" in found
+    assert "releases[0].values_files[1]" in found and "mapping at the top level" in found
+
+
+@pytest.mark.parametrize("version", ["not a version", "latest", "^1.2.0", "1.2", ">=1"])
+def test_chart_versions_are_exact(lab_data: dict[str, Any], write_spec: Writer,
+                                  version: str) -> None:
+    lab_data["releases"][0]["version"] = version
+    found = _problems(lab_data, write_spec)
+    assert any("releases[0].version" in p for p in found), found
+
+
 def test_checksums_file_that_is_not_a_table(lab_data: dict[str, Any], write_spec: Writer,
                                             tmp_path: Path) -> None:
     for body, expected in (("a: [b\n", "not valid YAML"), ("- a\n", "expected {artifact")):
