@@ -27,10 +27,11 @@ class Cut:
 
 
 def cut_run(args: list[str], cut: Cut, timeout: float = 1200,
-            instead: Callable[[], object] | None = None) -> str:
+            instead: Callable[[], object] | None = None,
+            first: Callable[[], object] | None = None) -> str:
     """Starts `kubeforge ARGS`, waits for `cut.task` to start, sends `cut.sig` to the whole run
-    after `cut.after` seconds (or calls `instead`, and lets the run end by itself); returns the
-    run's output."""
+    after `cut.after` seconds (or calls `instead`, and lets the run end by itself; `first` is
+    called right before either); returns the run's output."""
     with tempfile.NamedTemporaryFile(prefix="kubeforge-cut-", suffix=".log", delete=False) as f:
         log = Path(f.name)
     cmd = [str(Path(sys.executable).parent / "kubeforge"), *args]
@@ -49,6 +50,8 @@ def cut_run(args: list[str], cut: Cut, timeout: float = 1200,
                 pytest.fail(f"no {cut.where} within {timeout:.0f} s")
             time.sleep(0.5)
         time.sleep(cut.after)
+        if first is not None:
+            first()
         if instead is not None:
             instead()
         else:
