@@ -171,11 +171,16 @@ DAY2: tuple[Day2, ...] = (
          options=((("node",), {"help": "the host to remove (its name in the spec)"}),)),
     Day2("backup", "etcd-backup", "take an etcd snapshot with a checksum (and keep the "
          "newest N)"),
-    Day2("restore", "etcd-restore", "restore every etcd member from one snapshot",
-         vars=(("snapshot", "kubeforge_etcd_restore_snapshot"),),
+    Day2("restore", "etcd-restore", "restore every etcd member from one snapshot (a "
+         "cluster that already runs on it is left alone unless --again)",
+         vars=(("snapshot", "kubeforge_etcd_restore_snapshot"),
+               ("again", "kubeforge_etcd_restore_again")),
          options=((("snapshot",), {"type": _snapshot_name,
                                    "help": "snapshot file name on the control-plane nodes "
-                                   "(as listed by `kubeforge backup`)"}),)),
+                                   "(as listed by `kubeforge backup`)"}),
+                  (("--again",), {"action": "store_const", "const": "true",
+                                  "help": "restore even when every member already runs on this "
+                                  "snapshot (rewinds what was written since)"}))),
     Day2("certs", "certs", "check certificate expiry; --renew renews them node by node",
          vars=(("renew", "kubeforge_certs_renew"),),
          options=((("--renew",), {"action": "store_const", "const": "true",

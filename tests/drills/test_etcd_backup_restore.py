@@ -87,4 +87,11 @@ def test_backup_delete_restore(spec: ClusterSpec, kubectl: Kubectl,
     assert wait_for("every node Ready and every kube-system pod Running",
                     lambda: healthy(kubectl), 300, interval=5)
     print(f"cluster healthy {time.monotonic() - started:.1f}s after the restore ended")
+
+    # the same restore again (a retried job) must not rewind what was written since
+    again = kubeforge("restore", env, snapshot)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert "nothing to do" in again.stdout, again.stdout[-3000:]
+    assert "[kubeforge] changed=0 " in again.stdout, again.stdout[-3000:]
+    print(f"the same restore again: nothing to do in {again.took:.1f}s")
     assert kubectl("delete", "namespace", NS, "--wait=true", timeout=120).returncode == 0
