@@ -15,7 +15,7 @@ def test_timer_enabled_and_waiting(host: Any) -> None:
     timer = host.service(f"{UNIT}.timer")
     assert timer.is_enabled
     assert timer.is_running
-    assert host.check_output(f"systemctl show -P OnCalendar {UNIT}.timer")
+    assert "OnCalendar=" in host.check_output(f"systemctl show -P TimersCalendar {UNIT}.timer")
 
 
 def test_the_timer_service_takes_a_verified_snapshot(host: Any, group_vars: dict[str, Any]) -> None:
