@@ -24,6 +24,9 @@ class Cut:
     task: str  # the end of the step's TASK line, as ansible prints it when the step starts
     after: float  # seconds into the step
     sig: signal.Signals  # what is sent to the whole run (unless the drill does something else)
+    # run on the first control-plane node right before the signal, for a step that goes on on the
+    # node when the run is gone (empty: nothing)
+    on_node: str = ""
 
 
 def cut_run(args: list[str], cut: Cut, timeout: float = 1200,

@@ -26,7 +26,12 @@ pytestmark = pytest.mark.lab
 CUTS = (
     Cut("package install", " : Install containerd, runc, the CNI plugins and crictl from the "
         "mirror]", 2, signal.SIGINT),
-    Cut("kubeadm init", " : Run kubeadm init]", 2, signal.SIGKILL),
+    # SIGKILL of the run may or may not stop kubeadm on the node (its SSH session goes with the
+    # run): killing it there too, once it has written admin.conf and the static pod manifests
+    # (its preflight, which pulls the images, is over), makes this an init cut part way, every time
+    Cut("kubeadm init", " : Run kubeadm init]", 2, signal.SIGKILL,
+        on_node="timeout 120 bash -c 'until test -e /etc/kubernetes/manifests/kube-apiserver.yaml; "
+                "do sleep 0.5; done'; pkill -KILL -x kubeadm"),
     Cut("control-plane join", " : Run kubeadm join | control-plane]", 15, signal.SIGINT),
     Cut("Helm install", " : Helm release | ", 3, signal.SIGKILL),
 )
@@ -52,15 +57,9 @@ def test_a_cut_deploy_converges_on_the_next_run(
     lab.down(spec)
     lab.up(spec)
     first_cp = spec.control_plane[0].name
-    # SIGKILL of the run may or may not stop kubeadm on the node (its SSH session goes with the
-    # run): killing it there too, once it has written admin.conf and the static pod manifests
-    # (its preflight, which pulls the images, is over), makes this an init cut part way, every time
-    node_cut = ((lambda: on(spec, first_cp, "timeout 120 bash -c 'until test -e "
-                            "/etc/kubernetes/manifests/kube-apiserver.yaml; do sleep 0.5; done'; "
-                            "pkill -KILL -x kubeadm", timeout=150))
-                if "kubeadm init" in cut.where else None)
+    node_cut = (lambda: on(spec, first_cp, cut.on_node, timeout=150)) if cut.on_node else None
     cut_run(["deploy", env, "--yes"], cut, first=node_cut)
-    if node_cut is not None:
+    if cut.on_node:
         left = on(spec, first_cp, "ls /etc/kubernetes /etc/kubernetes/manifests; "
                   "test -e /etc/kubernetes/kubeadm/init-done && echo init-done").stdout.split()
         print(f"  left on {first_cp}: {' '.join(left)}")
