@@ -36,7 +36,7 @@ VM_APT_PACKAGES := qemu-system-x86 qemu-utils
 VM_ENV ?= vm
 
 .PHONY: setup apt venv lab mirror lab-down test lint unit test-lab e2e stack-e2e drills bench \
-	molecule vm-e2e conformance clean
+	molecule molecule-ci vm-e2e conformance clean
 
 setup: apt venv
 
@@ -73,8 +73,9 @@ lab-down: venv
 
 # Static checks, unit tests, then the real thing: lab machines, an HA cluster deployed from bare
 # machines with the offline mirror, an idempotent re-run, the testinfra checks, a share of the
-# conformance suite and the fault drills.
-test: setup lint unit test-lab e2e stack-e2e
+# conformance suite and the fault drills; the Pulumi stack; Molecule's fast scenarios and one slow
+# one by turn.
+test: setup lint unit test-lab e2e stack-e2e molecule-ci
 
 lint: venv
 	$(BIN)/ruff check kubeforge tests bench plugins collections stacks roles
@@ -133,6 +134,14 @@ molecule: setup
 	$(BIN)/kubeforge lab up molecule
 	$(BIN)/kubeforge render molecule
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/molecule test $(if $(SCENARIO),-s $(SCENARIO),--all)
+
+# CI's share (tests/molecule/rotation.py): the four fast scenarios, then the slow one whose turn
+# it is (the commit count), when the time CI has spent leaves it room.
+molecule-ci: setup
+	trap '$(BIN)/kubeforge lab down molecule' EXIT
+	$(BIN)/kubeforge lab up molecule
+	$(BIN)/kubeforge render molecule
+	PATH=$(abspath $(BIN)):$$PATH $(PY) -m tests.molecule.rotation
 
 # The same from bare machines on QEMU virtual machines (inventories/vm: 1 + 1, Debian's kernel,
 # the spec's defaults), a reboot of one VM, then down. Slow without KVM: about an hour here.
