@@ -78,7 +78,7 @@ lab-down: venv
 test: setup lint unit test-lab e2e stack-e2e molecule-ci
 
 lint: venv
-	$(BIN)/ruff check kubeforge tests bench plugins collections stacks roles
+	$(BIN)/ruff check kubeforge tests bench citools plugins collections stacks roles
 	$(BIN)/mypy
 	$(BIN)/yamllint -s .
 	$(BIN)/kubeforge schema | diff -u inventories/cluster.schema.json - \
@@ -135,13 +135,13 @@ molecule: setup
 	$(BIN)/kubeforge render molecule
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/molecule test $(if $(SCENARIO),-s $(SCENARIO),--all)
 
-# CI's share (tests/molecule/rotation.py): the four fast scenarios, then the slow one whose turn
+# CI's share (citools/molecule_turn.py): the four fast scenarios, then the slow one whose turn
 # it is (the commit count), when the time CI has spent leaves it room.
 molecule-ci: setup
 	trap '$(BIN)/kubeforge lab down molecule' EXIT
 	$(BIN)/kubeforge lab up molecule
 	$(BIN)/kubeforge render molecule
-	PATH=$(abspath $(BIN)):$$PATH $(PY) -m tests.molecule.rotation
+	PATH=$(abspath $(BIN)):$$PATH $(PY) -m citools.molecule_turn
 
 # The same from bare machines on QEMU virtual machines (inventories/vm: 1 + 1, Debian's kernel,
 # the spec's defaults), a reboot of one VM, then down. Slow without KVM: about an hour here.

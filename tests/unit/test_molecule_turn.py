@@ -1,4 +1,4 @@
-"""Which Molecule scenarios CI runs (tests/molecule/rotation.py)."""
+"""Which Molecule scenarios CI runs (citools/molecule_turn.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from citools.molecule_turn import FAST, MARGIN, UNTIMED, choose, room_for, scenarios
 from kubeforge import paths
-from tests.molecule.rotation import FAST, MARGIN, UNTIMED, choose, room_for, scenarios
 
 NAMES = ["addons", "cni", "containerd", "kube_binaries", "node_prep", "preflight", "zeta"]
 

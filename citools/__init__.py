@@ -1,0 +1,1 @@
+"""Tooling of this repository's CI (not part of kubeforge)."""
