@@ -159,6 +159,11 @@ def _snapshot_name(value: str) -> str:
     return value
 
 
+_DEAD: tuple[tuple[str, ...], dict[str, Any]] = (
+    ("--dead",), {"action": "store_const", "const": "true",
+                  "help": "the node is gone for good: never contact it (no drain, no reset); "
+                  "its etcd member and Node object are removed from the others"})
+
 # Every operation is idempotent and re-runnable; the declared state stays in the spec.
 DAY2: tuple[Day2, ...] = (
     Day2("upgrade", "upgrade", "upgrade the cluster to the spec's kubernetes.version "
@@ -167,8 +172,18 @@ DAY2: tuple[Day2, ...] = (
          "leaving healthy nodes alone"),
     Day2("remove-node", "remove-node", "drain, delete and reset one node (etcd member "
          "first for control-plane nodes); then delete it from the spec",
-         vars=(("node", "kubeforge_remove_node"),),
-         options=((("node",), {"help": "the host to remove (its name in the spec)"}),)),
+         vars=(("node", "kubeforge_remove_node"), ("dead", "kubeforge_remove_node_dead")),
+         options=((("node",), {"help": "the node to remove (its name in the spec, or in the "
+                               "cluster once the spec no longer lists it)"}),
+                  _DEAD)),
+    Day2("replace-node", "replace-node", "put NEW, a host of the spec listed in OLD's place, "
+         "in OLD's place in the cluster (join NEW, remove OLD; OLD first when it is dead)",
+         vars=(("old", "kubeforge_replace_old"), ("new", "kubeforge_replace_new"),
+               ("dead", "kubeforge_remove_node_dead")),
+         options=((("old",), {"help": "the node to replace (a cluster node the spec no "
+                              "longer lists)"}),
+                  (("new",), {"help": "the host of the spec that takes its place"}),
+                  _DEAD)),
     Day2("backup", "etcd-backup", "take an etcd snapshot with a checksum (and keep the "
          "newest N)"),
     Day2("restore", "etcd-restore", "restore every etcd member from one snapshot (a "

@@ -111,8 +111,12 @@ def playbook(env_name: str, name: str, extra: Sequence[str] = (),
 
 
 def takes_run_locks(book: Path) -> bool:
-    """Whether the playbook takes the nodes' run lock (playbooks/tasks/take-run-lock.yml)."""
-    return "tasks/take-run-lock.yml" in book.read_text()
+    """Whether the playbook, or one it imports, takes the nodes' run lock
+    (playbooks/tasks/take-run-lock.yml)."""
+    text = book.read_text()
+    imported = re.findall(r"import_playbook:\s*([\w./-]+\.yml)", text)
+    return "tasks/take-run-lock.yml" in text or any(
+        takes_run_locks(book.parent / name) for name in imported if name != book.name)
 
 
 def release_ended_locks(inventory: Path, env_name: str) -> None:

@@ -130,4 +130,4 @@ def test_certs_renew_flag_on_either_side_of_env(monkeypatch: pytest.MonkeyPatch,
 def test_the_playbooks_that_change_nodes_take_the_run_lock() -> None:
     # after a failure of these, the CLI gives back the locks the run kept
     books = {p.stem for p in (paths.ROOT / "playbooks").glob("*.yml") if runner.takes_run_locks(p)}
-    assert books == {"cluster", "scale", "upgrade", "remove-node"}
+    assert books == {"cluster", "scale", "upgrade", "remove-node", "replace-node"}

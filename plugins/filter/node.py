@@ -1,0 +1,48 @@
+"""Where a node to remove is and what it runs, on the control host.
+
+`node_json | node_found(name, groups, spec_address)` takes what `kubectl get node NAME -o json
+--ignore-not-found` printed (empty when there is no such Node) and the inventory's groups, and
+says:
+
+    {known: bool, in_spec: bool, node_object: bool, control_plane: bool, address: str}
+
+A host of the spec keeps its role and address from the spec; a node the spec no longer lists
+(taken out of it, or replaced by another host) takes them from its Node object: the
+control-plane role label, and the first InternalIP (else ExternalIP) address.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+
+
+def _address(node: dict[str, Any]) -> str:
+    addresses = node.get("status", {}).get("addresses") or []
+    for kind in ("InternalIP", "ExternalIP"):
+        for a in addresses:
+            if a.get("type") == kind and a.get("address"):
+                return str(a["address"])
+    return ""
+
+
+def node_found(node_json: str, name: str, groups: dict[str, list[str]],
+               spec_address: str = "") -> dict[str, Any]:
+    node: dict[str, Any] = json.loads(node_json) if node_json.strip() else {}
+    in_spec = name in groups.get("cluster", [])
+    labels = node.get("metadata", {}).get("labels") or {}
+    return {
+        "known": in_spec or bool(node),
+        "in_spec": in_spec,
+        "node_object": bool(node),
+        "control_plane": (name in groups.get("control_plane", [])) if in_spec
+        else CONTROL_PLANE_LABEL in labels,
+        "address": spec_address if in_spec else _address(node),
+    }
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"node_found": node_found}

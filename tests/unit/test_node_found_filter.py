@@ -1,0 +1,52 @@
+"""Where a node to remove is and what it runs (plugins/filter/node.py), on kubectl's JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+GROUPS = {"cluster": ["cp2", "cp3", "cp4", "w1"], "control_plane": ["cp2", "cp3", "cp4"],
+          "workers": ["w1"]}
+
+
+def _node(name: str, *, control_plane: bool, addresses: list[tuple[str, str]]) -> str:
+    labels = {"kubernetes.io/hostname": name}
+    if control_plane:
+        labels["node-role.kubernetes.io/control-plane"] = ""
+    return json.dumps({"kind": "Node", "metadata": {"name": name, "labels": labels},
+                       "status": {"addresses": [{"type": t, "address": a} for t, a in addresses]}})
+
+
+@pytest.fixture
+def found(filter_plugin: Callable[[str], ModuleType]) -> Callable[..., dict[str, Any]]:
+    return filter_plugin("node").node_found  # type: ignore[no-any-return]
+
+
+def test_a_host_of_the_spec_keeps_its_role_and_address(
+        found: Callable[..., dict[str, Any]]) -> None:
+    node = _node("w1", control_plane=True, addresses=[("InternalIP", "10.9.9.9")])
+    f = found(node, "w1", GROUPS, "10.240.0.21")
+    assert f == {"known": True, "in_spec": True, "node_object": True, "control_plane": False,
+                 "address": "10.240.0.21"}
+    assert found("", "cp4", GROUPS, "10.240.0.14")["node_object"] is False
+
+
+def test_a_member_the_spec_no_longer_lists_is_read_from_its_node_object(
+        found: Callable[..., dict[str, Any]]) -> None:
+    node = _node("cp1", control_plane=True,
+                 addresses=[("Hostname", "cp1"), ("ExternalIP", "192.0.2.1"),
+                            ("InternalIP", "10.240.0.11")])
+    assert found(node, "cp1", GROUPS) == {"known": True, "in_spec": False, "node_object": True,
+                                          "control_plane": True, "address": "10.240.0.11"}
+    worker = _node("w9", control_plane=False, addresses=[("ExternalIP", "192.0.2.9")])
+    f = found(worker, "w9", GROUPS)
+    assert (f["control_plane"], f["address"]) == (False, "192.0.2.9")
+
+
+def test_a_name_neither_knows(found: Callable[..., dict[str, Any]]) -> None:
+    assert found("", "cp9", GROUPS) == {"known": False, "in_spec": False, "node_object": False,
+                                        "control_plane": False, "address": ""}
