@@ -20,7 +20,7 @@ DRILLS := $(addprefix tests/drills/test_,cgroup_v1_preflight.py run_lock.py plan
 # three nodes that lost their state taken back about 9, a scale and an upgrade cut short about
 # 15, five deploys cut short and converged about 22): `make drills` runs them after the others.
 DAY2_DRILLS := $(addprefix tests/drills/test_,certs_renew.py scale_remove.py upgrade.py \
-	lost_state.py interrupted_day2.py interrupted_deploy.py)
+	lost_state.py interrupted_day2.py replace_node.py interrupted_deploy.py)
 # CI's share of the upstream conformance suite, on the fresh cluster before the drills: every
 # [sig-network] conformance spec that may share the cluster (47 at 1.37: DNS, Services,
 # EndpointSlices, Ingress and IngressClass API, proxy), the part an installer's CNI, kube-proxy,

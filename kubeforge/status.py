@@ -127,6 +127,19 @@ def problems(report: Report, spec: ClusterSpec, warn_days: int) -> list[str]:
     return out
 
 
+def even_members(report: Report, spec: ClusterSpec) -> list[str]:
+    """A warning while etcd has an even number of voting members, as for the time of a
+    replacement (a healthy member's successor joins before it leaves): one more member, and not
+    one more failure tolerated."""
+    voters = [m.name for m in report.members if not m.learner]
+    if not voters or len(voters) % 2:
+        return []
+    return [f"WARNING: etcd has {len(voters)} voting members ({', '.join(voters)}): an even "
+            f"count tolerates no more failures than {len(voters) - 1}; finish the replacement "
+            f"(`kubeforge replace-node {spec.name} OLD NEW`) or remove one "
+            f"(`kubeforge remove-node {spec.name} NODE`)"]
+
+
 def render(report: Report, spec: ClusterSpec, warn_days: int) -> str:
     lines = [f"cluster {spec.name}", "", f"{'NODE':<12} {'READY':<6} {'VERSION':<10} ROLES"]
     lines += [f"{n.name:<12} {'yes' if n.ready else 'NO':<6} {n.version:<10} {','.join(n.roles)}"
@@ -151,6 +164,7 @@ def render(report: Report, spec: ClusterSpec, warn_days: int) -> str:
               + ("rotate the CA (kubeadm does not renew it)" if c.authority else
                  f"run `kubeforge certs {spec.name} --renew`")
               for c in expiring(report.certs, warn_days)]
+    lines += even_members(report, spec)
     found = problems(report, spec, warn_days)
     lines.append("status: healthy" if not found else
                  "status: UNHEALTHY\n" + "\n".join(f"  - {p}" for p in found))

@@ -147,3 +147,14 @@ def test_spec_certificates_warn_days(lab_files: Path, lab_data: dict[str, Any],
     lab_data["certificates"] = {"warn_days": 0}
     with pytest.raises(SpecError, match="warn_days"):
         load_spec(str(write_spec(lab_data)), check_files=False)
+
+
+def test_an_even_number_of_etcd_members_prints_a_warning(spec: ClusterSpec) -> None:
+    report = _healthy(spec)
+    assert status.even_members(report, spec) == []
+    report.members.append(status.Member("cp4", "https://10.240.0.14:2379", False, True))
+    warnings = [line for line in status.render(report, spec, 30).splitlines()
+                if line.startswith("WARNING: etcd has 4 voting members")]
+    assert len(warnings) == 1 and "kubeforge replace-node lab OLD NEW" in warnings[0]
+    report.members[-1] = status.Member("cp4", "https://10.240.0.14:2379", True, None)
+    assert status.even_members(report, spec) == [], "a learner does not vote"
