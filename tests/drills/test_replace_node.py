@@ -34,7 +34,7 @@ from kubeforge import lab
 from kubeforge.spec import ClusterSpec, load_spec, spec_path
 
 from .conftest import Kubectl
-from .remote import absolute_paths, kubeforge, not_ready_nodes, on
+from .remote import Run, absolute_paths, kubeforge, not_ready_nodes, on
 from .test_lost_state import ETCDCTL, WIPE_ETCD
 from .test_scale_remove import _free_addresses
 
@@ -51,6 +51,7 @@ class Load:
     kubectl: Kubectl
     interval: float = 0.5
     acked: list[str] = field(default_factory=list)
+    refused_at: list[float] = field(default_factory=list)  # monotonic times of refused writes
     failed_writes: int = 0
     failed_reads: int = 0
     longest_gap: float = 0.0
@@ -71,6 +72,7 @@ class Load:
                 last_ok = now
             else:
                 self.failed_writes += 1
+                self.refused_at.append(now)
             if self.acked and self.kubectl("-n", NAMESPACE, "get", "configmap", self.acked[-1],
                                            "-o", "name", timeout=10).returncode != 0:
                 self.failed_reads += 1
@@ -91,6 +93,15 @@ class Load:
         assert res.returncode == 0, res.stderr
         present = {line.removeprefix("configmap/") for line in res.stdout.split()}
         return [name for name in self.acked if name not in present]
+
+    def refusals_by_play(self, run: Run) -> str:
+        """How many writes were refused during each play of `run`."""
+        counts: dict[str, int] = {}
+        for at in self.refused_at:
+            started = [name for t, name in run.plays if t <= at]
+            key = started[-1] if started else "before the first play"
+            counts[key] = counts.get(key, 0) + 1
+        return "; ".join(f"{n} during {play!r}" for play, n in counts.items()) or "none"
 
     def figures(self) -> str:
         return (f"{len(self.acked)} writes acknowledged, {self.failed_writes} refused, "
@@ -168,7 +179,8 @@ def _replace(spec: ClusterSpec, env: str, kubectl: Kubectl, old: str, new: str,
         run = kubeforge("replace-node", env, old, new, *extra, timeout=1800)
         time.sleep(5)
     assert run.returncode == 0, run.stdout[-4000:]
-    print(f"{new} replaced {old} in {run.took:.0f} s; load: {load.figures()}")
+    print(f"{new} replaced {old} in {run.took:.0f} s; load: {load.figures()}; refused writes: "
+          f"{load.refusals_by_play(run)}")
     assert load.lost() == [], "writes the API acknowledged are gone"
     assert len(load.acked) > 10, "the load ran"
     members, healthy = _etcd(spec, spec.control_plane[0].name)
