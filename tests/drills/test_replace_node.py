@@ -52,6 +52,7 @@ class Load:
     interval: float = 0.5
     acked: list[str] = field(default_factory=list)
     refused_at: list[float] = field(default_factory=list)  # monotonic times of refused writes
+    errors: dict[str, int] = field(default_factory=dict)  # kubectl's last error line: count
     failed_writes: int = 0
     failed_reads: int = 0
     longest_gap: float = 0.0
@@ -73,6 +74,8 @@ class Load:
             else:
                 self.failed_writes += 1
                 self.refused_at.append(now)
+                why = (res.stderr.strip().splitlines() or ["(no message)"])[-1][:160]
+                self.errors[why] = self.errors.get(why, 0) + 1
             if self.acked and self.kubectl("-n", NAMESPACE, "get", "configmap", self.acked[-1],
                                            "-o", "name", timeout=10).returncode != 0:
                 self.failed_reads += 1
@@ -101,7 +104,9 @@ class Load:
             started = [name for t, name in run.plays if t <= at]
             key = started[-1] if started else "before the first play"
             counts[key] = counts.get(key, 0) + 1
-        return "; ".join(f"{n} during {play!r}" for play, n in counts.items()) or "none"
+        why = "; ".join(f"{n}x {e}" for e, n in sorted(self.errors.items(), key=lambda x: -x[1])[:3])
+        return ("; ".join(f"{n} during {play!r}" for play, n in counts.items()) or "none") + (
+            f" (kubectl said: {why})" if why else "")
 
     def figures(self) -> str:
         return (f"{len(self.acked)} writes acknowledged, {self.failed_writes} refused, "
