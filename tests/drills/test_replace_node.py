@@ -104,7 +104,8 @@ class Load:
             started = [name for t, name in run.plays if t <= at]
             key = started[-1] if started else "before the first play"
             counts[key] = counts.get(key, 0) + 1
-        why = "; ".join(f"{n}x {e}" for e, n in sorted(self.errors.items(), key=lambda x: -x[1])[:3])
+        top = sorted(self.errors.items(), key=lambda x: -x[1])[:3]
+        why = "; ".join(f"{n}x {e}" for e, n in top)
         return ("; ".join(f"{n} during {play!r}" for play, n in counts.items()) or "none") + (
             f" (kubectl said: {why})" if why else "")
 
