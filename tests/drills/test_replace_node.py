@@ -50,6 +50,8 @@ class Load:
 
     kubectl: Kubectl
     interval: float = 0.5
+    # each load its own names: the ConfigMaps of an earlier one are still there
+    prefix: str = field(default_factory=lambda: f"w{time.monotonic_ns()}")
     acked: list[str] = field(default_factory=list)
     refused_at: list[float] = field(default_factory=list)  # monotonic times of refused writes
     errors: dict[str, int] = field(default_factory=dict)  # kubectl's last error line: count
@@ -63,7 +65,7 @@ class Load:
         i, last_ok = 0, time.monotonic()
         while not self._stop.is_set():
             i += 1
-            name = f"w{i:06d}"
+            name = f"{self.prefix}-{i:06d}"
             res = self.kubectl("-n", NAMESPACE, "create", "configmap", name,
                                f"--from-literal=n={i}", timeout=10)
             now = time.monotonic()
