@@ -18,7 +18,8 @@ DRILLS := $(addprefix tests/drills/test_,cgroup_v1_preflight.py run_lock.py plan
 	quorum_loss.py etcd_backup_restore.py)
 # The long drills (certificate renewal about 5 minutes, scale and upgrade 15-20 each on the lab,
 # three nodes that lost their state taken back about 9, a scale and an upgrade cut short about
-# 15, five deploys cut short and converged about 22): `make drills` runs them after the others.
+# 15, three control-plane nodes replaced and the lab rebuilt about 20, five deploys cut short and
+# converged about 22): `make drills` runs them after the others.
 DAY2_DRILLS := $(addprefix tests/drills/test_,certs_renew.py scale_remove.py upgrade.py \
 	lost_state.py interrupted_day2.py replace_node.py interrupted_deploy.py)
 # CI's share of the upstream conformance suite, on the fresh cluster before the drills: every
