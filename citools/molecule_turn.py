@@ -6,7 +6,7 @@ the time CI has spent so far (KUBEFORGE_CI_STARTED, epoch seconds) leaves it roo
 its mirror from cold in the same run it does not, and the output says so. `make molecule` runs
 them all.
 
-    python -m tests.molecule.rotation [--dry-run]
+    python -m citools.molecule_turn [--dry-run]
 """
 
 from __future__ import annotations
