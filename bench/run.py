@@ -17,17 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import raw
-from kubeforge import versions
+from bench import fit, raw
+from bench.report import report
+from bench.usage import Usage
+from kubeforge import paths, versions
 
 ROOT = Path(__file__).resolve().parent.parent
 KUBEFORGE = str(ROOT / ".venv" / "bin" / "kubeforge")
@@ -79,6 +79,11 @@ def lab_fresh(spec: Path, log: Path) -> None:
     close_ssh_masters(spec)
 
 
+def lab_down(spec_dir: Path, out: Path) -> None:
+    if (spec_dir / "cluster.yml").is_file():
+        sh([KUBEFORGE, "lab", "down", str(spec_dir / "cluster.yml")], out / "lab.log", check=False)
+
+
 def lab_grow(spec: Path, log: Path) -> None:
     sh([KUBEFORGE, "lab", "up", str(spec)], log)
     sh([KUBEFORGE, "render", str(spec)], log)
@@ -122,196 +127,83 @@ def kubeforge(action: list[str], spec: Path, count: int, out: Path, tag: str) ->
     timer = Timer()
     # a deploy asks before it changes anything unless told --yes
     yes = ["--yes"] if action[0] == "deploy" else []
-    rc = sh([KUBEFORGE, *action, str(spec), *yes], out / f"{tag}.log",
-            env={"KUBEFORGE_TIMINGS": str(timings)}, check=False)
+    with Usage() as used:
+        rc = sh([KUBEFORGE, *action, str(spec), *yes], out / f"{tag}.log",
+                env={"KUBEFORGE_TIMINGS": str(timings)}, check=False)
     if rc != 0:
         raise RuntimeError(f"kubeforge {' '.join(action)} failed (rc {rc}), see {out}/{tag}.log")
     check_ready(spec, count, via_raw=False)
     result: dict[str, Any] = timer.done()
     doc = json.loads(timings.read_text()) if timings.exists() else {}
-    result["changed"] = doc.get("changed")
-    result["timings"] = str(timings)
+    result.update(changed=doc.get("changed"), timings=str(timings), cpu=used.cpu_seconds,
+                  peak_mib=used.peak_mib)
     print(f"[bench] kubeforge {tag}: {result['seconds']}s changed={result['changed']} "
-          f"load={result['load']}", flush=True)
+          f"load={result['load']} control host: {used.cpu_seconds} CPU s, "
+          f"peak {used.peak_mib} MiB", flush=True)
     return result
 
 
 def raw_timed(fn: Any, tag: str) -> dict[str, Any]:
     timer = Timer()
-    phases = fn()
+    with Usage() as used:
+        phases = fn()
     result: dict[str, Any] = timer.done()
-    result["phases"] = phases
-    print(f"[bench] raw {tag}: {result['seconds']}s load={result['load']} {phases}", flush=True)
+    result.update(phases=phases, cpu=used.cpu_seconds, peak_mib=used.peak_mib)
+    print(f"[bench] raw {tag}: {result['seconds']}s load={result['load']} {phases} "
+          f"control host: {used.cpu_seconds} CPU s, peak {used.peak_mib} MiB", flush=True)
     return result
 
 
-def round_kubeforge(spec_dir: Path, workers: int, out: Path, i: int, extras: bool,
-                    add3_to: int, noops: int = 1, adds: bool = True) -> dict[str, Any]:
+ALL_PHASES = ("deploy", "noop", "add1", "add3")
+
+
+def round_kubeforge(spec_dir: Path, workers: int, out: Path, i: int, phases: Sequence[str],
+                    add3_to: int, noops: int = 1, key: str = "") -> dict[str, Any]:
+    """One round from bare machines: `phases` of deploy, noop, add1 (workers+1), add3 (add3_to
+    workers); results under phase+key (the scaling rounds' key is -wN)."""
     res: dict[str, Any] = {}
     log = out / "lab.log"
     spec = write_spec(spec_dir, workers)
     lab_fresh(spec, log)
-    res["deploy"] = kubeforge(["deploy"], spec, 3 + workers, out, f"kf-deploy-w{workers}-{i}")
-    if not extras:
-        return res
-    # a no-op is short and cheap to repeat: its min/median says more than one noisy run
-    res["noop"] = [kubeforge(["deploy"], spec, 3 + workers, out,
-                             f"kf-noop-{i}" + (f"-{n}" if n else "")) for n in range(noops)]
-    if not adds:
-        return res
-    scale = (ROOT / "playbooks" / "scale.yml").exists()
-    action = ["scale"] if scale else ["deploy"]
-    spec = write_spec(spec_dir, workers + 1)
-    lab_grow(spec, log)
-    res["add1"] = kubeforge(action, spec, 4 + workers, out, f"kf-add1-{i}")
-    res["add1"]["via"] = action[0]
-    spec = write_spec(spec_dir, add3_to)
-    lab_grow(spec, log)
-    res["add3"] = kubeforge(action, spec, 3 + add3_to, out, f"kf-add3-{i}")
-    res["add3"]["via"] = action[0]
+    res["deploy" + key] = kubeforge(["deploy"], spec, 3 + workers, out,
+                                    f"kf-deploy-w{workers}-{i}")
+    if "noop" in phases:
+        # a no-op is short and cheap to repeat: its min/median says more than one noisy run
+        res["noop" + key] = [kubeforge(["deploy"], spec, 3 + workers, out,
+                                       f"kf-noop{key}-{i}" + (f"-{n}" if n else ""))
+                             for n in range(noops)]
+    for phase, after in (("add1", workers + 1), ("add3", add3_to)):
+        if phase not in phases:
+            continue
+        spec = write_spec(spec_dir, after)
+        lab_grow(spec, log)
+        res[phase + key] = kubeforge(["scale"], spec, 3 + after, out, f"kf-{phase}{key}-{i}")
+        res[phase + key]["via"] = "scale"
     return res
 
 
-def round_raw(spec_dir: Path, workers: int, out: Path, extras: bool,
-              add3_to: int) -> dict[str, dict[str, Any]]:
+def round_raw(spec_dir: Path, workers: int, out: Path, phases: Sequence[str],
+              add3_to: int, key: str = "") -> dict[str, dict[str, Any]]:
+    """The raw bound of the same round (no no-op: raw has no idempotence to measure)."""
     res: dict[str, dict[str, Any]] = {}
     log = out / "lab.log"
     spec = write_spec(spec_dir, workers)
     lab_fresh(spec, log)
     plan = raw.load(spec_dir)
-
-    def deploy() -> dict[str, float]:
-        phases = raw.build(plan, out=lambda s: None)
-        return phases
-
-    res["deploy"] = raw_timed(deploy, f"deploy-w{workers}")
-    if not extras:
-        return res
-    for tag, before, after in (("add1", workers, workers + 1), ("add3", workers + 1, add3_to)):
+    res["deploy" + key] = raw_timed(lambda: raw.build(plan, out=lambda s: None),
+                                    f"deploy-w{workers}")
+    before = workers
+    for phase, after in (("add1", workers + 1), ("add3", add3_to)):
+        if phase not in phases:
+            continue
         spec = write_spec(spec_dir, after)
         lab_grow(spec, log)
         grown = raw.load(spec_dir)
         names = [f"w{n}" for n in range(before + 1, after + 1)]
-        res[tag] = raw_timed(lambda g=grown, n=names: raw.add(g, n, out=lambda s: None), tag)
+        res[phase + key] = raw_timed(lambda g=grown, n=names: raw.add(g, n, out=lambda s: None),
+                                     phase + key)
+        before = after
     return res
-
-
-# -- report -----------------------------------------------------------------------------------
-def _stats(values: list[float]) -> str:
-    if not values:
-        return "-"
-    return f"{min(values):6.1f} / {statistics.median(values):6.1f}"
-
-
-def _load(values: list[float]) -> str:
-    return f"{statistics.mean(values):4.1f}" if values else "-"
-
-
-# actions that run on the control host: they cost a worker process, not a round trip to the node
-LOCAL_ACTIONS = {"ansible.builtin.set_fact", "set_fact", "ansible.builtin.assert", "assert",
-                 "ansible.builtin.meta", "meta", "ansible.builtin.debug", "debug",
-                 "ansible.builtin.include_tasks", "include_tasks", "ansible.builtin.import_tasks",
-                 "ansible.builtin.include_role", "include_role", "ansible.builtin.fail", "fail",
-                 "ansible.builtin.validate_argument_spec", "validate_argument_spec"}
-
-
-def task_counts(path: str) -> dict[str, int]:
-    """Per run: tasks executed (not skipped) in all hosts, and those that reached a node."""
-    doc = json.loads(Path(path).read_text())
-    ran = remote = 0
-    for t in doc["tasks"]:
-        for h in t["hosts"].values():
-            if h["status"] != "skipped":
-                ran += 1
-                # a loop is one module run per item that ran
-                remote += (t["action"] not in LOCAL_ACTIONS) * max(1, h.get("items", 0))
-    return {"task_runs": ran, "remote_runs": remote, "hosts": len(doc["hosts"])}
-
-
-def breakdown(paths: list[str], top: int = 8) -> list[str]:
-    """Median seconds per play, role and task over the given timings files."""
-    plays: dict[str, list[float]] = defaultdict(list)
-    roles: dict[str, list[float]] = defaultdict(list)
-    tasks: dict[str, list[float]] = defaultdict(list)
-    for p in paths:
-        if not Path(p).exists():
-            continue
-        doc = json.loads(Path(p).read_text())
-        per_play: dict[str, float] = defaultdict(float)
-        per_role: dict[str, float] = defaultdict(float)
-        per_task: dict[str, float] = defaultdict(float)
-        for play in doc["plays"]:
-            per_play[play["name"]] += play.get("seconds", 0.0)
-        for t in doc["tasks"]:
-            per_role[t["role"] or "(play)"] += t.get("seconds", 0.0)
-            per_task[t["name"]] += t.get("seconds", 0.0)
-        for src, dst in ((per_play, plays), (per_role, roles), (per_task, tasks)):
-            for k, v in src.items():
-                dst[k].append(v)
-    lines: list[str] = []
-    counts = [task_counts(p) for p in paths if Path(p).exists()]
-    if counts:
-        c = counts[0]
-        lines.append(f"    task runs (all hosts): {c['task_runs']}, of which reached a node: "
-                     f"{c['remote_runs']} ({c['remote_runs'] / max(c['hosts'], 1):.0f} per host)")
-    for title, table in (("plays", plays), ("roles", roles), ("tasks", tasks)):
-        ranked = sorted(table.items(), key=lambda kv: -statistics.median(kv[1]))[:top]
-        lines.append(f"    top {title}:")
-        lines += [f"      {statistics.median(v):6.1f}s  {k}" for k, v in ranked]
-    return lines
-
-
-def report(results: dict[str, Any]) -> str:
-    kf: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    rw: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in results["rounds"]:
-        for phase, v in r.get("kubeforge", {}).items():
-            kf[phase] += v if isinstance(v, list) else [v]
-        for phase, v in r.get("raw", {}).items():
-            rw[phase].append(v)
-    scaled = sorted({p for p in [*kf, *rw] if p.startswith("deploy-w")})
-    order = ["deploy", "noop", "add1", "add3", *scaled]
-    lines = [f"bench: {results.get('label', '')}  ({results.get('started', '')}, "
-             f"{os.cpu_count()} CPUs shared; load = mean 1-min load average while it ran)",
-             f"{'phase':<12} {'kubeforge min / med':>20} {'load':>5} {'raw min / med':>16} "
-             f"{'load':>5} {'ratio':>6}  notes"]
-    for phase in order:
-        if phase not in kf and phase not in rw:
-            continue
-        k = [v["seconds"] for v in kf.get(phase, [])]
-        r = [v["seconds"] for v in rw.get(phase, [])]
-        ratio = f"{statistics.median(k) / statistics.median(r):6.2f}" if k and r else "     -"
-        notes = []
-        changed = [v.get("changed") for v in kf.get(phase, []) if v.get("changed") is not None]
-        if changed:
-            notes.append(f"changed={','.join(str(c) for c in changed)}")
-        via = {str(v["via"]) for v in kf.get(phase, []) if v.get("via")}
-        if via:
-            notes.append(f"via kubeforge {'/'.join(sorted(via))}")
-        kload = _load([v["load"] for v in kf.get(phase, [])])
-        rload = _load([v["load"] for v in rw.get(phase, [])])
-        lines.append(f"{phase:<12} {_stats(k):>20} {kload:>5} {_stats(r):>16} {rload:>5}"
-                     f" {ratio}  {' '.join(notes)}")
-    scaling = sorted((int(p.removeprefix("deploy-w")), p) for p in scaled)
-    if len(scaling) > 1:
-        for who, table in (("kubeforge", kf), ("raw", rw)):
-            pts = [(n, statistics.median([v["seconds"] for v in table[p]])) for n, p in scaling
-                   if table.get(p)]
-            if len(pts) > 1:
-                (n0, t0), (n1, t1) = pts[0], pts[-1]
-                lines.append(f"{who}: {(t1 - t0) / (n1 - n0):.1f}s per added worker at bootstrap "
-                             f"({n0} -> {n1} workers: {t0:.0f}s -> {t1:.0f}s)")
-    for phase in order:
-        paths = [v["timings"] for v in kf.get(phase, []) if v.get("timings")]
-        if paths:
-            lines.append(f"  kubeforge {phase} breakdown (median over {len(paths)} run(s)):")
-            lines += breakdown(paths)
-        raws = [v["phases"] for v in rw.get(phase, []) if v.get("phases")]
-        if raws:
-            keys = [k for k in raws[0] if k != "total"]
-            lines.append(f"  raw {phase} phases (median): " + ", ".join(
-                f"{k} {statistics.median([p[k] for p in raws]):.1f}s" for k in keys))
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -360,42 +252,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the spec's folder is its inventory: nothing else may live there
     spec_dir = args.dir / "env"
     who = [args.only] if args.only else ["raw", "kubeforge"]
+    # a bench lab left by an earlier run would take the room the scaling sizes are checked against
+    lab_down(spec_dir, out)
     try:
         run_rounds(args, spec_dir, who, out, results, save)
     finally:
-        # the bench lab (up to 9 machines) would keep the host busy after the figures are in
-        if (spec_dir / "cluster.yml").is_file():
-            sh([KUBEFORGE, "lab", "down", str(spec_dir / "cluster.yml")], out / "lab.log",
-               check=False)
+        # the bench lab (up to 44 machines) would keep the host busy after the figures are in
+        lab_down(spec_dir, out)
     print(report(results))
     print(f"[bench] results: {path}  logs: {out}")
     return 0
 
 
+def scaling_sizes(arg: str, lab_dir: Path) -> list[int]:
+    """The worker counts of --scaling that this machine holds; a size that does not fit is said
+    and replaced by the largest one that does."""
+    asked = [int(x) for x in arg.split(",") if x]
+    if not asked:
+        return []
+    room = fit.room(lab_dir)
+    sizes = [n for n in asked if room.refuse(n) is None]
+    for n in asked:
+        if why := room.refuse(n):
+            print(f"[bench] scaling: {why} (bench/fit.py); the largest size that fits now: "
+                  f"{room.largest()} workers", flush=True)
+    if len(sizes) < len(asked) and room.largest() > max(sizes, default=0):
+        sizes.append(room.largest())
+    return sizes
+
+
 def run_rounds(args: argparse.Namespace, spec_dir: Path, who: list[str], out: Path,
                results: dict[str, Any], save: Callable[[], None]) -> None:
+    phases = [p for p in ALL_PHASES
+              if not (args.deploy_only and p != "deploy") and not (args.no_add and "add" in p)]
+    # a scaling round: bootstrap, no-op and one added worker at each size
+    scaled = [p for p in phases if p != "add3"]
+    sizes = scaling_sizes(args.scaling, Path(paths.cache_dir()) / "lab")
     for i in range(args.repeat):
         if not args.no_phases:
             rnd: dict[str, Any] = {}
             results["rounds"].append(rnd)
             for w in who:
                 if w == "raw":
-                    rnd["raw"] = round_raw(spec_dir, args.workers, out, not args.deploy_only,
-                                           args.add3_to)
+                    rnd["raw"] = round_raw(spec_dir, args.workers, out, phases, args.add3_to)
                 else:
-                    rnd["kubeforge"] = round_kubeforge(spec_dir, args.workers, out, i,
-                                                       not args.deploy_only, args.add3_to,
-                                                       args.noops, not args.no_add)
+                    rnd["kubeforge"] = round_kubeforge(spec_dir, args.workers, out, i, phases,
+                                                       args.add3_to, args.noops)
                 save()
-        for n in [int(x) for x in args.scaling.split(",") if x]:
+        for n in sizes:
             rnd = {}
             results["rounds"].append(rnd)
             for w in who:
                 if w == "raw":
-                    rnd["raw"] = {f"deploy-w{n}": round_raw(spec_dir, n, out, False, 0)["deploy"]}
+                    rnd["raw"] = round_raw(spec_dir, n, out, scaled, 0, key=f"-w{n}")
                 else:
-                    rnd["kubeforge"] = {f"deploy-w{n}": round_kubeforge(
-                        spec_dir, n, out, i, False, 0)["deploy"]}
+                    rnd["kubeforge"] = round_kubeforge(spec_dir, n, out, i, scaled, 0,
+                                                       args.noops, key=f"-w{n}")
                 save()
 
 
