@@ -376,7 +376,17 @@ discovery:
 {patches}"""
     return ((_patch(node) if node.control_plane else "")
             + _file("/etc/kubernetes/kubeadm/kubeadm-join.yaml", config, "0600")
-            + "kubeadm join --config /etc/kubernetes/kubeadm/kubeadm-join.yaml >/dev/null\n")
+            + (JOIN_WORKER if not node.control_plane else JOIN_ONCE))
+
+
+JOIN_ONCE = "kubeadm join --config /etc/kubernetes/kubeadm/kubeadm-join.yaml >/dev/null\n"
+# as kubeforge's kubeadm_join role: a worker's failed join is reset and tried again (3 tries)
+JOIN_WORKER = """for try in 1 2 3; do
+  if [ $try -gt 1 ]; then kubeadm reset -f >/dev/null 2>&1; sleep $(((try - 1) * 30)); fi
+  kubeadm join --config /etc/kubernetes/kubeadm/kubeadm-join.yaml >/dev/null && break
+  [ $try -lt 3 ] || exit 1
+done
+"""
 
 
 def _token() -> str:

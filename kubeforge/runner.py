@@ -39,6 +39,20 @@ def _env() -> dict[str, str]:
     return env
 
 
+# Ansible runs a task on at most `forks` hosts at once; the rest wait for a free fork. Each fork
+# spends most of its time waiting on SSH, so one per host (to a ceiling that keeps a control host's
+# memory in bounds: about 40 MiB per fork) runs each task everywhere at once. ANSIBLE_FORKS, when
+# set, wins.
+FORKS_FLOOR = 10
+FORKS_CEILING = 64
+
+
+def forks_env(hosts: int) -> dict[str, str]:
+    if "ANSIBLE_FORKS" in os.environ:
+        return {}
+    return {"ANSIBLE_FORKS": str(max(FORKS_FLOOR, min(hosts, FORKS_CEILING)))}
+
+
 def prepare(env_name: str) -> Path:
     """Validate the spec and render its inventory; returns the inventory folder."""
     inventory = spec_path(env_name).parent
@@ -92,15 +106,16 @@ def playbook(env_name: str, name: str, extra: Sequence[str] = (),
     book = paths.ROOT / "playbooks" / f"{name}.yml"
     if not book.is_file():
         raise KubeforgeError(f"no playbook {book}")
-    spec_name = load_spec(env_name, check_files=False).name
+    spec = load_spec(env_name, check_files=False)
     command = f"kubeforge {' '.join(sys.argv[1:]) or name}"
-    with env_lock(spec_name, command):
+    with env_lock(spec.name, command):
         inventory = prepare(env_name)
         # the nodes' run lock (kubeforge.cluster.run_lock) names this command as its holder
         rc, changed = run([_tool("ansible-playbook"), "-i", str(inventory), str(book), *extra],
-                          f"playbook {name} on {env_name}", {"KUBEFORGE_COMMAND": command})
+                          f"playbook {name} on {env_name}",
+                          {"KUBEFORGE_COMMAND": command, **forks_env(len(spec.hosts))})
         if rc != 0 and takes_run_locks(book) and "--check" not in extra:
-            release_ended_locks(inventory, env_name)
+            release_ended_locks(inventory, env_name, len(spec.hosts))
     total = sum(changed.values())
     print(f"[kubeforge] changed={total} ({', '.join(f'{h}={n}' for h, n in changed.items())})")
     if rc == 0 and expect_no_changes and total:
@@ -119,13 +134,13 @@ def takes_run_locks(book: Path) -> bool:
         takes_run_locks(book.parent / name) for name in imported if name != book.name)
 
 
-def release_ended_locks(inventory: Path, env_name: str) -> None:
+def release_ended_locks(inventory: Path, env_name: str, hosts: int) -> None:
     """After a failed run, give back the node locks it kept, so that a run from another control
     host is not refused for a run that has ended; a live run's lock is never touched."""
     rc, _ = run([_tool("ansible-playbook"), "-i", str(inventory),
                  str(paths.ROOT / "playbooks" / "release-lock.yml"),
                  "-e", "kubeforge_run_lock_ended=true"],
-                f"giving back the run locks of the failed run on {env_name}")
+                f"giving back the run locks of the failed run on {env_name}", forks_env(hosts))
     if rc != 0:
         print("[kubeforge] some nodes kept their run lock (unreachable?); the next run from this "
               "control host takes it over", file=sys.stderr)
@@ -147,7 +162,7 @@ def read_plan(env_name: str) -> liveplan.Plan:
         rc, _ = run([_tool("ansible-playbook"), "-i", str(inventory),
                      str(paths.ROOT / "playbooks" / "cluster.yml"), "--check", "--diff"],
                     f"reading {env_name} in check mode (nothing changes)",
-                    {"KUBEFORGE_PLAN": str(record)}, log=log)
+                    {"KUBEFORGE_PLAN": str(record), **forks_env(len(spec.hosts))}, log=log)
         data = json.loads(record.read_text()) if record.exists() else {}
     plan = liveplan.from_records(data)
     if rc != 0 and not plan.failed and not plan.unreachable:

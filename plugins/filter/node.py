@@ -1,4 +1,5 @@
-"""Where a node to remove is and what it runs, on the control host.
+"""Where a node to remove is and what it runs, and which hosts a scale-out visits, on the control
+host.
 
 `node_json | node_found(name, groups, spec_address)` takes what `kubectl get node NAME -o json
 --ignore-not-found` printed (empty when there is no such Node) and the inventory's groups, and
@@ -9,6 +10,13 @@ says:
 A host of the spec keeps its role and address from the spec; a node the spec no longer lists
 (taken out of it, or replaced by another host) takes them from its Node object: the
 control-plane role label, and the first InternalIP (else ExternalIP) address.
+
+`hosts | scale_membership(node_lines, control_plane)` takes the spec's hosts and the lines
+"NAME MACHINE-ID HOSTNAME" that `kubectl get nodes` printed (jsonpath) and says, per host in the
+spec's order, {name, joined, groups, identity}: a host without a Node joins (groups
+kubeforge_joining and kubeforge_visited); a member is in kubeforge_members, and also visited when
+it is a control-plane node. A member's identity (hostname, machine-id; a Node has no MAC address)
+is what preflight's uniqueness check compares the joining hosts with.
 """
 
 from __future__ import annotations
@@ -43,6 +51,28 @@ def node_found(node_json: str, name: str, groups: dict[str, list[str]],
     }
 
 
+def scale_membership(hosts: list[str], node_lines: list[str],
+                     control_plane: list[str]) -> list[dict[str, Any]]:
+    nodes: dict[str, list[str]] = {}
+    for line in node_lines:
+        name, *rest = line.split() or [""]
+        if name:
+            nodes[name] = rest
+    out: list[dict[str, Any]] = []
+    for host in hosts:
+        joined = host in nodes
+        groups = ["kubeforge_members" if joined else "kubeforge_joining"]
+        if not joined or host in control_plane:
+            groups.append("kubeforge_visited")
+        entry: dict[str, Any] = {"name": host, "joined": joined, "groups": groups}
+        if joined:
+            machine_id, hostname = (nodes[host] + ["", ""])[:2]
+            entry["identity"] = {"hostname": hostname or host, "mac": "",
+                                 "machine_id": machine_id}
+        out.append(entry)
+    return out
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"node_found": node_found}
+        return {"node_found": node_found, "scale_membership": scale_membership}

@@ -131,3 +131,15 @@ def test_the_playbooks_that_change_nodes_take_the_run_lock() -> None:
     # after a failure of these, the CLI gives back the locks the run kept
     books = {p.stem for p in (paths.ROOT / "playbooks").glob("*.yml") if runner.takes_run_locks(p)}
     assert books == {"cluster", "scale", "upgrade", "remove-node", "replace-node"}
+
+
+@pytest.mark.parametrize(("hosts", "forks"), [(1, "10"), (5, "10"), (43, "43"), (200, "64")])
+def test_ansible_runs_one_fork_per_host_between_floor_and_ceiling(
+        hosts: int, forks: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANSIBLE_FORKS", raising=False)
+    assert runner.forks_env(hosts) == {"ANSIBLE_FORKS": forks}
+
+
+def test_the_users_ansible_forks_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANSIBLE_FORKS", "7")
+    assert runner.forks_env(43) == {}

@@ -50,3 +50,27 @@ def test_a_member_the_spec_no_longer_lists_is_read_from_its_node_object(
 def test_a_name_neither_knows(found: Callable[..., dict[str, Any]]) -> None:
     assert found("", "cp9", GROUPS) == {"known": False, "in_spec": False, "node_object": False,
                                         "control_plane": False, "address": ""}
+
+
+@pytest.fixture
+def membership(filter_plugin: Callable[[str], ModuleType]) -> Callable[..., list[dict[str, Any]]]:
+    return filter_plugin("node").scale_membership  # type: ignore[no-any-return]
+
+
+def test_scale_visits_the_joining_hosts_and_the_control_plane_only(
+        membership: Callable[..., list[dict[str, Any]]]) -> None:
+    lines = ["cp2 aaa cp2", "cp3 bbb cp3.lab", "cp4 ccc cp4", "w1 ddd w1", ""]
+    out = {e["name"]: e for e in membership(["cp2", "cp3", "cp4", "w1", "w2"], lines,
+                                            ["cp2", "cp3", "cp4"])}
+    assert out["w1"]["groups"] == ["kubeforge_members"]
+    assert out["cp3"]["groups"] == ["kubeforge_members", "kubeforge_visited"]
+    assert out["w2"] == {"name": "w2", "joined": False,
+                         "groups": ["kubeforge_joining", "kubeforge_visited"]}
+    assert out["cp3"]["identity"] == {"hostname": "cp3.lab", "mac": "", "machine_id": "bbb"}
+    assert [e["name"] for e in membership(["w2", "cp2"], lines, ["cp2"])] == ["w2", "cp2"]
+
+
+def test_a_node_line_without_identity_keeps_the_name(
+        membership: Callable[..., list[dict[str, Any]]]) -> None:
+    (entry,) = membership(["w1"], ["w1"], [])
+    assert entry["identity"] == {"hostname": "w1", "mac": "", "machine_id": ""}
