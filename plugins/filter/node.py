@@ -15,8 +15,9 @@ control-plane role label, and the first InternalIP (else ExternalIP) address.
 "NAME MACHINE-ID HOSTNAME" that `kubectl get nodes` printed (jsonpath) and says, per host in the
 spec's order, {name, joined, groups, identity}: a host without a Node joins (groups
 kubeforge_joining and kubeforge_visited); a member is in kubeforge_members, and also visited when
-it is a control-plane node. A member's identity (hostname, machine-id; a Node has no MAC address)
-is what preflight's uniqueness check compares the joining hosts with.
+it is a control-plane node and some host joins (with nothing to join, no host is visited). A
+member's identity (hostname, machine-id; a Node has no MAC address) is what preflight's
+uniqueness check compares the joining hosts with.
 """
 
 from __future__ import annotations
@@ -58,11 +59,12 @@ def scale_membership(hosts: list[str], node_lines: list[str],
         name, *rest = line.split() or [""]
         if name:
             nodes[name] = rest
+    joining = any(host not in nodes for host in hosts)
     out: list[dict[str, Any]] = []
     for host in hosts:
         joined = host in nodes
         groups = ["kubeforge_members" if joined else "kubeforge_joining"]
-        if not joined or host in control_plane:
+        if not joined or (joining and host in control_plane):
             groups.append("kubeforge_visited")
         entry: dict[str, Any] = {"name": host, "joined": joined, "groups": groups}
         if joined:

@@ -74,3 +74,10 @@ def test_a_node_line_without_identity_keeps_the_name(
         membership: Callable[..., list[dict[str, Any]]]) -> None:
     (entry,) = membership(["w1"], ["w1"], [])
     assert entry["identity"] == {"hostname": "w1", "mac": "", "machine_id": ""}
+
+
+def test_scale_visits_no_host_when_nothing_joins(
+        membership: Callable[..., list[dict[str, Any]]]) -> None:
+    lines = ["cp2 aaa cp2", "w1 ddd w1"]
+    out = membership(["cp2", "w1"], lines, ["cp2"])
+    assert [e["groups"] for e in out] == [["kubeforge_members"], ["kubeforge_members"]]
