@@ -379,6 +379,8 @@ discovery:
             + (JOIN_WORKER if not node.control_plane else JOIN_ONCE))
 
 
+# kubeforge's _kubeforge_background_joins (playbooks/group_vars/all/roles.yml)
+BACKGROUND_JOINS = 16
 JOIN_ONCE = "kubeadm join --config /etc/kubernetes/kubeadm/kubeadm-join.yaml >/dev/null\n"
 # as kubeforge's kubeadm_join role: a worker's failed join is reset and tried again (3 tries)
 JOIN_WORKER = """for try in 1 2 3; do
@@ -441,12 +443,17 @@ def build(plan: Plan, out: Callable[[str], None] = print) -> dict[str, float]:
         for node in others:  # etcd grows one learner at a time
             ssh(plan, node, join_script(plan, node, token, ca_hash, cert_key))
 
-    with ThreadPoolExecutor(max_workers=1 + len(plan.workers)) as pool:
-        futures = [pool.submit(control_plane_joins)] + [
-            pool.submit(ssh, plan, w, join_script(plan, w, token, ca_hash, cert_key))
-            for w in plan.workers]
+    def join(node: Node) -> None:
+        ssh(plan, node, join_script(plan, node, token, ca_hash, cert_key))
+
+    # as kubeforge does (playbooks/join.yml): at most BACKGROUND_JOINS workers join while the
+    # control-plane nodes do, the others after
+    during, after = plan.workers[:BACKGROUND_JOINS], plan.workers[BACKGROUND_JOINS:]
+    with ThreadPoolExecutor(max_workers=1 + len(during)) as pool:
+        futures = [pool.submit(control_plane_joins)] + [pool.submit(join, w) for w in during]
         for f in futures:
             f.result()
+    _parallel(join, after)
     phase("join", started)
 
     started = time.monotonic()

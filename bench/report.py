@@ -80,9 +80,13 @@ def report(results: dict[str, Any]) -> str:
     rw: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in results["rounds"]:
         for phase, v in r.get("kubeforge", {}).items():
-            kf[phase] += v if isinstance(v, list) else [v]
+            if phase != "failed":
+                kf[phase] += v if isinstance(v, list) else [v]
         for phase, v in r.get("raw", {}).items():
-            rw[phase].append(v)
+            if phase != "failed":
+                rw[phase].append(v)
+    failures = [f"{who} failed: {r[who]['failed']}" for r in results["rounds"]
+                for who in ("kubeforge", "raw") if "failed" in r.get(who, {})]
     sizes = sorted({int(p.rsplit("-w", 1)[1]) for p in [*kf, *rw] if "-w" in p})
     order = ["deploy", "noop", "add1", "add3",
              *[f"{ph}-w{n}" for n in sizes for ph in ("deploy", "noop", "add1")]]
@@ -111,6 +115,7 @@ def report(results: dict[str, Any]) -> str:
         lines.append(f"{phase:<12} {_stats(k):>20} {kload:>5} {_stats(r):>16} {rload:>5}"
                      f" {ratio}  {' '.join(notes)}")
     lines += scaling(kf, rw, sizes)
+    lines += failures
     for phase in order:
         paths = [v["timings"] for v in kf.get(phase, []) if v.get("timings")]
         if paths:

@@ -157,11 +157,10 @@ def raw_timed(fn: Any, tag: str) -> dict[str, Any]:
 ALL_PHASES = ("deploy", "noop", "add1", "add3")
 
 
-def round_kubeforge(spec_dir: Path, workers: int, out: Path, i: int, phases: Sequence[str],
-                    add3_to: int, noops: int = 1, key: str = "") -> dict[str, Any]:
+def round_kubeforge(res: dict[str, Any], spec_dir: Path, workers: int, out: Path, i: int,
+                    phases: Sequence[str], add3_to: int, noops: int = 1, key: str = "") -> None:
     """One round from bare machines: `phases` of deploy, noop, add1 (workers+1), add3 (add3_to
-    workers); results under phase+key (the scaling rounds' key is -wN)."""
-    res: dict[str, Any] = {}
+    workers); results into `res` under phase+key (the scaling rounds' key is -wN) as they come."""
     log = out / "lab.log"
     spec = write_spec(spec_dir, workers)
     lab_fresh(spec, log)
@@ -179,13 +178,11 @@ def round_kubeforge(spec_dir: Path, workers: int, out: Path, i: int, phases: Seq
         lab_grow(spec, log)
         res[phase + key] = kubeforge(["scale"], spec, 3 + after, out, f"kf-{phase}{key}-{i}")
         res[phase + key]["via"] = "scale"
-    return res
 
 
-def round_raw(spec_dir: Path, workers: int, out: Path, phases: Sequence[str],
-              add3_to: int, key: str = "") -> dict[str, dict[str, Any]]:
+def round_raw(res: dict[str, Any], spec_dir: Path, workers: int, out: Path,
+              phases: Sequence[str], add3_to: int, key: str = "") -> None:
     """The raw bound of the same round (no no-op: raw has no idempotence to measure)."""
-    res: dict[str, dict[str, Any]] = {}
     log = out / "lab.log"
     spec = write_spec(spec_dir, workers)
     lab_fresh(spec, log)
@@ -203,7 +200,6 @@ def round_raw(spec_dir: Path, workers: int, out: Path, phases: Sequence[str],
         res[phase + key] = raw_timed(lambda g=grown, n=names: raw.add(g, n, out=lambda s: None),
                                      phase + key)
         before = after
-    return res
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -294,22 +290,35 @@ def run_rounds(args: argparse.Namespace, spec_dir: Path, who: list[str], out: Pa
             results["rounds"].append(rnd)
             for w in who:
                 if w == "raw":
-                    rnd["raw"] = round_raw(spec_dir, args.workers, out, phases, args.add3_to)
+                    attempt(rnd, w, round_raw, spec_dir, args.workers, out, phases, args.add3_to)
                 else:
-                    rnd["kubeforge"] = round_kubeforge(spec_dir, args.workers, out, i, phases,
-                                                       args.add3_to, args.noops)
+                    attempt(rnd, w, round_kubeforge, spec_dir, args.workers, out, i, phases,
+                            args.add3_to, args.noops)
                 save()
         for n in sizes:
             rnd = {}
             results["rounds"].append(rnd)
             for w in who:
                 if w == "raw":
-                    rnd["raw"] = round_raw(spec_dir, n, out, scaled, 0, key=f"-w{n}")
+                    attempt(rnd, w, round_raw, spec_dir, n, out, scaled, 0, key=f"-w{n}")
                 else:
-                    rnd["kubeforge"] = round_kubeforge(spec_dir, n, out, i, scaled, 0,
-                                                       args.noops, key=f"-w{n}")
+                    attempt(rnd, w, round_kubeforge, spec_dir, n, out, i, scaled, 0, args.noops,
+                            key=f"-w{n}")
                 save()
 
+
+def attempt(rnd: dict[str, Any], who: str, fn: Callable[..., None], *args: Any,
+            **kwargs: Any) -> None:
+    """One side of a round into rnd[who]; a failure (a run that failed, nodes never Ready) is
+    kept as its `failed` note and the bench goes on with the other side and the next size."""
+    res: dict[str, Any] = {}
+    rnd[who] = res
+    try:
+        fn(res, *args, **kwargs)
+    except RuntimeError as exc:
+        lines = str(exc).strip().splitlines()
+        res["failed"] = " / ".join(lines[:1] + lines[-1:]) if lines else "failed"
+        print(f"[bench] {who} failed: {res['failed']}", flush=True)
 
 if __name__ == "__main__":
     sys.exit(main())

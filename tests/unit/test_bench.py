@@ -1,4 +1,5 @@
-"""The bench's arithmetic: the scaling slopes and table, the room check, the usage sampler."""
+"""The bench's arithmetic: the scaling slopes and table, failures, the room check, the usage
+sampler."""
 
 from __future__ import annotations
 
@@ -37,6 +38,14 @@ def test_scaling_table_has_a_row_per_size_and_the_slopes() -> None:
 
 def test_scaling_table_without_sizes_is_empty() -> None:
     assert report.scaling({}, {}, []) == []
+
+
+def test_a_failed_side_is_reported_and_the_rest_kept() -> None:
+    results = {"rounds": [{"raw": {"failed": "cp3: rc 1 / context deadline exceeded"},
+                           "kubeforge": {"deploy-w40": _run(700.0)}}]}
+    text = report.report(results)
+    assert "raw failed: cp3: rc 1 / context deadline exceeded" in text
+    assert "700.0" in text
 
 
 def test_room_refuses_a_size_that_does_not_fit_and_names_the_largest() -> None:
