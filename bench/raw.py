@@ -379,7 +379,7 @@ discovery:
             + (JOIN_WORKER if not node.control_plane else JOIN_ONCE))
 
 
-# kubeforge's _kubeforge_background_joins (playbooks/group_vars/all/roles.yml)
+# kubeforge's _background_joins (playbooks/join.yml)
 BACKGROUND_JOINS = 16
 JOIN_ONCE = "kubeadm join --config /etc/kubernetes/kubeadm/kubeadm-join.yaml >/dev/null\n"
 # as kubeforge's kubeadm_join role: a worker's failed join is reset and tried again (3 tries)
