@@ -316,8 +316,8 @@ def attempt(rnd: dict[str, Any], who: str, fn: Callable[..., None], *args: Any,
     try:
         fn(res, *args, **kwargs)
     except RuntimeError as exc:
-        lines = str(exc).strip().splitlines()
-        res["failed"] = " / ".join(lines[:1] + lines[-1:]) if lines else "failed"
+        lines = [line for line in str(exc).strip().splitlines() if "stack trace" not in line]
+        res["failed"] = " / ".join(lines[:1] + lines[-2:]) if lines else "failed"
         print(f"[bench] {who} failed: {res['failed']}", flush=True)
 
 if __name__ == "__main__":

@@ -99,6 +99,15 @@ def _cluster_dns(service_cidr: IPv4Network) -> str:
     return str(service_cidr.network_address + 10)
 
 
+def nodes(spec: ClusterSpec) -> list[dict[str, str]]:
+    """The cluster's hosts with their addresses, in the inventory's order (groups['cluster']:
+    the control-plane hosts, then the workers)."""
+    ordered = [h for role in GROUPS for h in spec.hosts if role in h.roles]
+    names = list(dict.fromkeys(h.name for h in ordered))
+    address = {h.name: str(h.address) for h in spec.hosts}
+    return [{"name": n, "address": address[n]} for n in names]
+
+
 def group_vars(spec: ClusterSpec) -> dict[str, Any]:
     release = spec.kubernetes.release
     ep = spec.control_plane_endpoint
@@ -107,6 +116,10 @@ def group_vars(spec: ClusterSpec) -> dict[str, Any]:
     cni = PLUGINS[spec.cni.plugin]
     return {
         "kubeforge_cluster_name": spec.name,
+        # read by the playbooks for /etc/hosts, the endpoint's backends and the serving
+        # certificates: a list here costs nothing, every host's variables read on each use cost
+        # the control host O(hosts) per node and task (12 s of a 43-node re-run)
+        "kubeforge_nodes": nodes(spec),
         "kubeforge_kubernetes_version": spec.kubernetes.version,
         "kubeforge_cgroup_driver": spec.kubernetes.cgroup_driver,
         "kubeforge_cgroup_v1": spec.kubernetes.cgroup_v1,

@@ -13,7 +13,7 @@ import yaml
 
 from kubeforge import artifacts, paths, versions
 from kubeforge.errors import KubeforgeError
-from kubeforge.render import kubeadm_timeouts, leader_election_args, render
+from kubeforge.render import kubeadm_timeouts, leader_election_args, nodes, render
 from kubeforge.spec import load_spec
 
 
@@ -45,6 +45,15 @@ def test_render_group_vars(tmp_path: Path, lab_files: Path) -> None:
     assert kubeadm["url"] == "http://10.240.0.1:8080/release/v1.37.2/bin/linux/amd64/kubeadm"
     assert kubeadm["sha256"] == "a" * 64  # from the mirror's table, not upstream's
     assert gv["kubeforge_images"]["etcd"].startswith("registry.k8s.io/etcd:")
+
+
+def test_the_node_list_follows_the_inventory_order(lab_files: Path) -> None:
+    spec = load_spec("lab")
+    spec.hosts.insert(0, spec.hosts.pop())  # w2 first in the spec
+    listed = nodes(spec)
+    # the inventory's order: the control-plane group, then the workers, each in the spec's order
+    assert [n["name"] for n in listed] == ["cp1", "cp2", "cp3", "w2", "w1"]
+    assert listed[0]["address"] == "10.240.0.11"
 
 
 def test_missing_checksum_is_a_clear_error(tmp_path: Path, lab_files: Path,
