@@ -439,12 +439,12 @@ def build(plan: Plan, out: Callable[[str], None] = print) -> dict[str, float]:
 
     started = time.monotonic()
 
-    def control_plane_joins() -> None:
-        for node in others:  # etcd grows one learner at a time
-            ssh(plan, node, join_script(plan, node, token, ca_hash, cert_key))
-
     def join(node: Node) -> None:
         ssh(plan, node, join_script(plan, node, token, ca_hash, cert_key))
+
+    def control_plane_joins() -> None:
+        for node in others:  # etcd grows one learner at a time
+            join(node)
 
     # as kubeforge does (playbooks/join.yml): at most BACKGROUND_JOINS workers join while the
     # control-plane nodes do, the others after

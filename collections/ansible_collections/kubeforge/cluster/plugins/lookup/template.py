@@ -4,10 +4,10 @@ every variable.
 The roles render their configuration files on the control host to compare a digest with what the
 node has (the wanted state a probe reads) on every run, for every node. The builtin lookup
 deep-copies all of the host's variables before each rendering (its own FIXME asks why it is not a
-ChainMap): measured with py-spy, that copy was about a tenth of the control host's CPU time in a
-re-run with nothing to do. Here the copy is a shallow one (the template's own variables,
-template_path, ansible_managed, ..., are added to it; rendering changes no variable); the
-rendering is the builtin lookup's.
+ChainMap): measured with py-spy, the lookup was 16 % of the control host's Python samples in a
+re-run with nothing to do, most of it that copy. Here the copy is a shallow one (the template's
+own variables, template_path, ansible_managed, ..., are added to it; rendering changes no
+variable); the rendering is the builtin lookup's.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class _Shallow(dict[str, Any]):
         return dict(self)
 
 
-# the builtin lookup's option defaults (this lookup takes no options)
+# the builtin lookup's option defaults (this lookup takes template_vars only)
 DEFAULTS: dict[str, Any] = {
     "template_vars": {}, "variable_start_string": "{{", "variable_end_string": "}}",
     "comment_start_string": "{#", "comment_end_string": "#}", "trim_blocks": True,
