@@ -25,6 +25,23 @@ def test_leader_election_is_on(host: Any, component: str) -> None:
     assert "--leader-elect=true" in manifest
 
 
+def test_etcd_member_never_starts_a_cluster_of_its_own(host: Any) -> None:
+    """Every member runs as part of an existing cluster and is marked confirmed: with its data
+    folder gone it fails instead of serving an empty cluster behind the endpoint. kubeadm writes
+    the flag for a joined member; kubeforge adds it (and the patch that keeps it through kubeadm
+    upgrades) for the one kubeadm init started."""
+    command = host.file("/etc/kubernetes/manifests/etcd.yaml").content_string
+    assert "--initial-cluster-state=existing" in command
+    assert "--initial-cluster-state=new" not in command
+    assert host.file("/var/lib/etcd/kubeforge-member").exists
+    patch = host.file("/etc/kubernetes/kubeadm/patches/etcd0+json.yaml")
+    if patch.exists and "--initial-cluster-state=existing" in patch.content_string:
+        return
+    # without the patch the flag came from kubeadm join; kubeadm init leaves super-admin.conf
+    assert not host.file("/etc/kubernetes/super-admin.conf").exists, \
+        "the node kubeadm init ran on has no patch keeping --initial-cluster-state=existing"
+
+
 @pytest.mark.parametrize("name", ["admin.conf", "controller-manager.conf", "scheduler.conf",
                                   "super-admin.conf"])
 def test_kubeconfig_mode(host: Any, name: str) -> None:
