@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 testinfra_hosts = ["ansible://control_plane"]
 
@@ -23,6 +24,18 @@ def test_static_pod_manifest(host: Any, component: str) -> None:
 def test_leader_election_is_on(host: Any, component: str) -> None:
     manifest = host.file(f"/etc/kubernetes/manifests/{component}.yaml").content_string
     assert "--leader-elect=true" in manifest
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_liveness_probe_scales_with_slow_hosts(host: Any, group_vars: dict[str, Any],
+                                                component: str) -> None:
+    """kubernetes.kubeadm_timeout_scale gives each component's liveness probe that many times
+    kubeadm's timeout (15 s) and failure count (8): on emulated CPUs kubelet restarted
+    kube-apiserver over and over with kubeadm's own."""
+    scale = int(group_vars["kubeforge_timeout_scale"])
+    path = f"/etc/kubernetes/manifests/{component}.yaml"
+    probe = yaml.safe_load(host.file(path).content_string)["spec"]["containers"][0]["livenessProbe"]
+    assert (probe["timeoutSeconds"], probe["failureThreshold"]) == (15 * scale, 8 * scale)
 
 
 def test_etcd_member_never_starts_a_cluster_of_its_own(host: Any) -> None:
