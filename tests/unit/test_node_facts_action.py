@@ -26,3 +26,14 @@ def test_family_from_id_like_and_no_default_route() -> None:
     assert facts["os_family"] == "RedHat"
     assert facts["default_ipv4"] == {}
     assert _action().parse("hostname w1\nos plan9 \n")["os_family"] == "Plan9"
+
+
+def test_a_script_runs_after_the_facts_and_its_lines_come_back_alone() -> None:
+    action = _action()
+    assert action.command(None) == action.SCRIPT
+    cmd = action.command("set -o pipefail\necho joined")
+    assert cmd.startswith(action.SCRIPT) and cmd.endswith("(\nset -o pipefail\necho joined\n)")
+    facts, lines = action.split(f"hostname cp1\nos debian \n{action.MARKER}\njoined\nclock 5\n")
+    assert action.parse(facts)["hostname"] == "cp1"
+    assert lines == ["joined", "clock 5"]
+    assert action.split("hostname cp1\n") == ("hostname cp1\n", [])
