@@ -10,7 +10,8 @@ ENV ?= lab
 # The default release; the upgrade drill builds its source release on first use.
 RELEASES := --release 1.37.2
 # Fault and day-2 drills CI runs after the deploy, least disruptive first: the restore rewinds
-# the cluster to the drill's own snapshot. Of the nodes that lost their state, CI takes back the
+# the cluster to the drill's own snapshot. As many as CI's time limit leaves room for
+# (citools/drills_turn.py: all of them on a warm machine, the first ones on a fresh one). Of the nodes that lost their state, CI takes back the
 # cheapest (a worker's kubelet state, about 1.5 minutes); `make drills` runs the others.
 DRILLS := $(addprefix tests/drills/test_,cgroup_v1_preflight.py run_lock.py plan_drift.py \
 	vip_failover.py control_plane_loss.py addon_lifecycle.py no_secrets_in_logs.py \
@@ -106,7 +107,7 @@ e2e: setup
 	$(BIN)/kubeforge deploy $(ENV) --yes --expect-no-changes
 	$(BIN)/kubeforge verify $(ENV)
 	$(BIN)/kubeforge conformance $(ENV) $(CI_CONFORMANCE)
-	$(BIN)/pytest -p no:cacheprovider -s $(DRILLS) --env $(ENV)
+	$(PY) -m citools.drills_turn --env $(ENV) $(DRILLS)
 	$(BIN)/kubeforge lab down $(ENV)
 
 # The Pulumi stack on the lab: `pulumi up -s lab` from no machines, verify, a preview with no

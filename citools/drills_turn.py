@@ -1,0 +1,110 @@
+"""The fault drills `make e2e` runs, in their order, as many as CI's time limit leaves room for.
+
+CI must end within KUBEFORGE_CI_LIMIT seconds (80 minutes: a fresh machine, which builds its
+mirror and the conformance suite in the same run, about 45 minutes of it). The drills run as a
+prefix of their list: each one whose time on this machine (recorded at its last run; UNTIMED
+before that) still fits before the limit, with what follows the drills in CI (REST: the Pulumi
+stack and Molecule's fast scenarios) left. On a warm machine that is every drill; on a fresh one
+the later ones are left to `make drills`, and the output names them. Outside CI (no
+KUBEFORGE_CI_STARTED) every drill runs.
+
+    python -m citools.drills_turn --env lab tests/drills/test_a.py tests/drills/test_b.py::test_x
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from kubeforge import paths
+
+# a drill this machine has not timed yet (most take one to three minutes on the lab)
+UNTIMED = 150.0
+# what CI runs after the drills: the Pulumi stack (about 8 minutes) and Molecule's fast
+# scenarios (about 5), the labs' removal and a margin
+REST = 18 * 60.0
+DEFAULT_LIMIT = 80 * 60.0
+
+
+def fitting(drills: Sequence[str], spent: float | None, limit: float,
+            times: Mapping[str, float]) -> tuple[list[str], list[str]]:
+    """(the drills to run, the ones left out): the longest prefix that ends, at the recorded
+    times, with REST left before the limit; all of them without a CI start time."""
+    if spent is None:
+        return list(drills), []
+    end = spent
+    for i, drill in enumerate(drills):
+        end += times.get(drill, UNTIMED)
+        if end + REST > limit:
+            return list(drills[:i]), list(drills[i:])
+    return list(drills), []
+
+
+def durations(junit: Path) -> dict[str, float]:
+    """Seconds per drill (a file, or file::test as given) from pytest's junit report."""
+    out: dict[str, float] = {}
+    for case in ET.parse(junit).iter("testcase"):
+        module = (case.get("classname") or "").replace(".", "/") + ".py"
+        took = float(case.get("time") or 0)
+        out[module] = out.get(module, 0.0) + took
+        out[f"{module}::{case.get('name', '')}"] = took
+    return out
+
+
+def _times_file() -> Path:
+    return paths.cache_dir() / "drills" / "times.json"
+
+
+def _load_times() -> dict[str, float]:
+    try:
+        data = json.loads(_times_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _save_times(times: Mapping[str, float]) -> None:
+    path = _times_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", required=True)
+    parser.add_argument("--dry-run", action="store_true", help="say what would run, run nothing")
+    parser.add_argument("drills", nargs="+")
+    args = parser.parse_args(argv)
+    times = _load_times()
+    started = os.environ.get("KUBEFORGE_CI_STARTED")
+    spent = time.time() - float(started) if started else None
+    limit = float(os.environ.get("KUBEFORGE_CI_LIMIT", DEFAULT_LIMIT))
+    run, left = fitting(args.drills, spent, limit, times)
+    if left:
+        print(f"[drills] {len(left)} of {len(args.drills)} left to `make drills`: CI has spent "
+              f"{(spent or 0) / 60:.0f} min of its {limit / 60:.0f} (this run built what a warm "
+              f"machine has cached): {' '.join(left)}", flush=True)
+    if args.dry_run or not run:
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        junit = Path(tmp) / "drills.xml"
+        rc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s",
+                             f"--junitxml={junit}", *run, "--env", args.env],
+                            cwd=paths.ROOT, check=False).returncode
+        if junit.exists():
+            found = durations(junit)
+            times.update({d: found[d] for d in run if d in found})
+            _save_times(times)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
