@@ -158,22 +158,3 @@ def test_every_step_is_reported(tree: Path) -> None:
                          "owner": owner(tree), "step": "a"}]})
     assert out["pending"] == {"a": False}
     assert out["differs"] == {"a": []}
-
-
-def test_sets_read_in_one_command_come_back_as_their_own_probes(tree: Path) -> None:
-    """Two roles' states (the same command name in both) read at once: each set's result is what
-    a probe of that set alone returns."""
-    first = {"files": [{"path": str(tree / "etc/a.conf"), "mode": "0644", "step": "config",
-                        "content": "a = 1\n"}],
-             "commands": {"running": "echo one"}}
-    second = {"files": [{"path": str(tree / "missing"), "step": "config"}],
-              "dirs": [{"path": str(tree / "etc"), "step": "layout"}],
-              "commands": {"running": "echo two"}}
-    sets = {"first": probe.normalize(first), "second": probe.normalize(second)}
-    proc = subprocess.run(["sh", "-c", probe.script(probe.merge(sets))], capture_output=True,
-                          text=True, check=True)
-    results = probe.set_results(sets, proc.stdout)
-    for name, alone in (("first", run(first)), ("second", run(second))):
-        assert results[name] == {**alone, "changed": False}
-    assert results["first"]["outputs"] == {"running": ["one"]}
-    assert results["second"]["pending"] == {"config": True, "layout": False}

@@ -26,10 +26,6 @@ kubeforge.cluster.artifacts) is not read again, so a re-run does not hash every 
 node. `reads` returns files' lines and `commands` named commands' output lines, for what a role
 compares itself (a block in /etc/hosts, the swap in use); their values are given back as found,
 and so are the digests of files marked `digest: true` (whose wanted content depends on them).
-
-`sets: {NAME: wanted, ...}` reads several roles' wanted states in the same one command (a play
-that only asks whether a node has anything to do) and returns `sets: {NAME: result}`, each as a
-probe of that state alone would.
 """
 
 from __future__ import annotations
@@ -223,56 +219,19 @@ def result(w: dict[str, Any], stdout: str) -> dict[str, Any]:
             "outputs": {n: found["out"].get(n, []) for n in w["commands"]}}
 
 
-def merge(sets: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """One normalized wanted state for the script that reads every set's items; each set's
-    commands are named SET__NAME in it (two roles may name a command alike)."""
-    out: dict[str, Any] = {k: [] for k in KINDS}
-    out["reads"], out["commands"] = [], {}
-    for name, w in sets.items():
-        for kind in KINDS:
-            out[kind] += w[kind]
-        out["reads"] += [p for p in w["reads"] if p not in out["reads"]]
-        out["commands"].update({f"{name}__{k}": v for k, v in w["commands"].items()})
-    return out
-
-
-def set_results(sets: dict[str, dict[str, Any]], stdout: str) -> dict[str, dict[str, Any]]:
-    """Each set's result from the merged read's output."""
-    results = {}
-    for name, w in sets.items():
-        renamed = {**w, "commands": {f"{name}__{k}": v for k, v in w["commands"].items()}}
-        res = result(renamed, stdout)
-        res["outputs"] = {k: res["outputs"][f"{name}__{k}"] for k in w["commands"]}
-        results[name] = res
-    return results
-
-
 class ActionModule(ActionBase):  # type: ignore[misc]
     TRANSFERS_FILES = False
     _supports_check_mode = True
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = super().run(tmp, task_vars)
-        args = self._task.args
         try:
-            if "sets" in args:
-                if set(args) != {"sets"} or not isinstance(args["sets"], dict):
-                    raise ValueError("sets: a mapping of names to wanted states, and nothing else")
-                sets = {str(n): normalize(w) for n, w in args["sets"].items()}
-                for n in sets:
-                    if not _NAME.fullmatch(n):
-                        raise ValueError(f"sets: name {n!r}: letters, digits and _ only")
-                wanted = merge(sets)
-            else:
-                wanted = normalize(args)
+            wanted = normalize(self._task.args)
         except (ValueError, TypeError) as exc:
             raise AnsibleActionFail(f"kubeforge.cluster.probe: {exc}") from None
         read = self._low_level_execute_command(script(wanted), sudoable=True)
         if read.get("rc") != 0:
             raise AnsibleActionFail(f"reading the node's state failed (rc {read.get('rc')}): "
                                     f"{read.get('stderr', '').strip()[-1000:]}")
-        if "sets" in args:
-            out.update(changed=False, sets=set_results(sets, read.get("stdout", "")))
-        else:
-            out.update(result(wanted, read.get("stdout", "")))
+        out.update(result(wanted, read.get("stdout", "")))
         return out
