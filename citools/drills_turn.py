@@ -14,7 +14,6 @@ KUBEFORGE_CI_STARTED) every drill runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from citools import times as times_file
 from kubeforge import paths, versions
 
 # a drill this machine has not timed yet (most take one to three minutes on the lab)
@@ -70,31 +70,13 @@ def durations(junit: Path) -> dict[str, float]:
     return out
 
 
-def _times_file() -> Path:
-    return paths.cache_dir() / "drills" / "times.json"
-
-
-def _load_times() -> dict[str, float]:
-    try:
-        data = json.loads(_times_file().read_text())
-    except (OSError, ValueError):
-        return {}
-    return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def _save_times(times: Mapping[str, float]) -> None:
-    path = _times_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", required=True)
     parser.add_argument("--dry-run", action="store_true", help="say what would run, run nothing")
     parser.add_argument("drills", nargs="+")
     args = parser.parse_args(argv)
-    times = _load_times()
+    times = times_file.load("drills")
     started = os.environ.get("KUBEFORGE_CI_STARTED")
     spent = time.time() - float(started) if started else None
     limit = float(os.environ.get("KUBEFORGE_CI_LIMIT", DEFAULT_LIMIT))
@@ -113,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if junit.exists():
             found = durations(junit)
             times.update({d: found[d] for d in run if d in found})
-            _save_times(times)
+            times_file.save("drills", times)
     return rc
 
 

@@ -12,7 +12,6 @@ them all.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from citools import times as times_file
 from kubeforge import paths
 
 # under a minute each on the lab: they need no cluster
@@ -61,24 +61,6 @@ def room_for(turn: str, spent: float, budget: float, times: Mapping[str, float])
     return spent + times.get(turn, UNTIMED) + MARGIN <= budget
 
 
-def _times_file() -> Path:
-    return paths.cache_dir() / "molecule" / "times.json"
-
-
-def _load_times() -> dict[str, float]:
-    try:
-        data = json.loads(_times_file().read_text())
-    except (OSError, ValueError):
-        return {}
-    return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def _save_times(times: Mapping[str, float]) -> None:
-    path = _times_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
-
-
 def _commits() -> int:
     out = subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=paths.ROOT,
                          capture_output=True, text=True, check=True)
@@ -100,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="say what would run, run nothing")
     args = parser.parse_args(argv)
     choice = choose(scenarios(paths.ROOT), _commits())
-    times = _load_times()
+    times = times_file.load("molecule")
     budget = float(os.environ.get("KUBEFORGE_CI_BUDGET", DEFAULT_BUDGET))
     started = float(os.environ.get("KUBEFORGE_CI_STARTED", time.time()))
     print(f"[molecule] fast: {' '.join(choice.fast)}; turn {choice.turn_no} of {choice.slow}: "
@@ -119,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[molecule] {choice.turn} skipped this turn: {spent / 60:.0f} min spent of "
               f"{budget / 60:.0f}, and it took {times.get(choice.turn, UNTIMED):.0f} s "
               f"(`make molecule SCENARIO={choice.turn}` runs it)", flush=True)
-    _save_times(times)
+    times_file.save("molecule", times)
     if failed:
         print(f"[molecule] failed: {' '.join(failed)}", file=sys.stderr)
         return 1
