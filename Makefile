@@ -11,8 +11,9 @@ ENV ?= lab
 RELEASES := --release 1.37.2
 # Fault and day-2 drills CI runs after the deploy, least disruptive first: the restore rewinds
 # the cluster to the drill's own snapshot. As many as CI's time limit leaves room for
-# (citools/drills_turn.py: all of them on a warm machine, the first ones on a fresh one). Of the nodes that lost their state, CI takes back the
-# cheapest (a worker's kubelet state, about 1.5 minutes); `make drills` runs the others.
+# (citools/drills_turn.py: all of them on a warm machine, the first ones on a fresh one). Of the
+# nodes that lost their state, CI takes back the cheapest (a worker's kubelet state, about 1.5
+# minutes); `make drills` runs the others.
 DRILLS := $(addprefix tests/drills/test_,cgroup_v1_preflight.py run_lock.py plan_drift.py \
 	vip_failover.py control_plane_loss.py addon_lifecycle.py no_secrets_in_logs.py \
 	lost_state.py::test_a_worker_that_lost_its_kubelet_state_joins_again \

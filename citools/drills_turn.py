@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from citools import times as times_file
-from kubeforge import paths, versions
+from kubeforge import paths
 
 # a drill this machine has not timed yet (most take one to three minutes on the lab)
 UNTIMED = 150.0
@@ -40,9 +40,7 @@ def rest() -> float:
     """What follows the drills in CI: more on a machine without the Pulumi provider yet."""
     from kubeforge.stack import toolchain
 
-    built = (toolchain.pulumi_home() / "plugins"
-             / f"resource-kubernetes-v{versions.PULUMI_KUBERNETES}").is_dir()
-    return REST if built else REST_FRESH
+    return REST if toolchain.provider_installed() else REST_FRESH
 
 
 def fitting(drills: Sequence[str], spent: float | None, limit: float,

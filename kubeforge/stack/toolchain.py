@@ -82,11 +82,17 @@ def environment(passphrase_default: str | None = None) -> dict[str, str]:
     return env
 
 
+def provider_installed() -> bool:
+    """Whether the mirror's kubernetes provider is installed as a plugin (its first build is the
+    slow part of a fresh machine's first stack run)."""
+    plugin = pulumi_home() / "plugins" / f"resource-kubernetes-v{versions.PULUMI_KUBERNETES}"
+    return (plugin / "pulumi-resource-kubernetes").is_file()
+
+
 def ensure_plugins(env: dict[str, str]) -> None:
     """Install the mirror's kubernetes provider as resource plugin kubernetes v<version>."""
     version = versions.PULUMI_KUBERNETES
-    installed = pulumi_home() / "plugins" / f"resource-kubernetes-v{version}"
-    if (installed / "pulumi-resource-kubernetes").is_file():
+    if provider_installed():
         return
     source = ensure_pulumi_toolchain(MirrorLayout.default())["pulumi-resource-kubernetes"]
     cmd = [str(bin_dir() / "pulumi"), "plugin", "install", "resource", "kubernetes",

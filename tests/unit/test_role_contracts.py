@@ -10,6 +10,7 @@ argument to a value.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ ROLES = sorted(p.parent.parent.name for p in (ROOT / "roles").glob("*/meta/argum
 GROUP_VARS = ROOT / "playbooks" / "group_vars" / "all" / "roles.yml"
 
 
+@cache
 def _specs(role: str) -> dict[str, dict[str, Any]]:
     data = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
     specs: dict[str, dict[str, Any]] = data["argument_specs"]
@@ -66,6 +68,7 @@ def _role_uses(node: Any) -> Iterator[tuple[str, str, set[str]]]:
         yield from _role_uses(node.get(key))
 
 
+@cache
 def _playbook_uses() -> list[tuple[str, str, str, set[str]]]:
     uses = []
     for path in sorted((ROOT / "playbooks").glob("*.yml")):
@@ -74,8 +77,14 @@ def _playbook_uses() -> list[tuple[str, str, str, set[str]]]:
     return uses
 
 
+@cache
+def _group_vars() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(GROUP_VARS.read_text())
+    return data
+
+
 def test_group_vars_set_only_declared_role_arguments() -> None:
-    group_vars = yaml.safe_load(GROUP_VARS.read_text())
+    group_vars = _group_vars()
     unknown = [name for name in group_vars
                if (role := _owner(name)) and name not in _declared(role)]
     assert not unknown, f"{GROUP_VARS.name} sets arguments no argument spec declares: {unknown}"
@@ -93,7 +102,7 @@ def test_playbooks_give_roles_declared_arguments(use: tuple[str, str, str, set[s
 @pytest.mark.parametrize("role", ROLES)
 def test_required_arguments_have_a_value(role: str) -> None:
     """A required argument comes from group_vars, the role's defaults or the playbooks."""
-    given = set(yaml.safe_load(GROUP_VARS.read_text())) | _defaults(role)
+    given = set(_group_vars()) | _defaults(role)
     given |= {p for _, r, _, params in _playbook_uses() if r == role for p in params}
     missing = {name for entry in _specs(role).values()
                for name, option in (entry.get("options") or {}).items()
