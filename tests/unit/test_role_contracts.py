@@ -45,27 +45,25 @@ def _owner(name: str) -> str | None:
     return max(owners, key=len) if owners else None
 
 
-def _role_uses(node: Any) -> Iterator[tuple[str, str, set[str]]]:
-    """(role, entry point, variables set on it) for every role a playbook runs: play `roles:`
-    entries and import_role/include_role tasks with their `vars`."""
+def _nodes(node: Any) -> Iterator[dict[str, Any]]:
+    """Every play, task and block of a playbook or task file."""
     if isinstance(node, list):
         for item in node:
-            yield from _role_uses(item)
-        return
-    if not isinstance(node, dict):
-        return
-    for entry in node.get("roles") or []:
-        name = entry if isinstance(entry, str) else entry["role"]
-        params = set() if isinstance(entry, str) else set(entry) - {"role", "tags", "when", "vars"}
-        if isinstance(entry, dict):
-            params |= set(entry.get("vars") or {})
-        yield name, "main", params
-    for key in ("ansible.builtin.import_role", "ansible.builtin.include_role"):
-        if key in node:
-            args = node[key]
-            yield args["name"], args.get("tasks_from", "main"), set(node.get("vars") or {})
-    for key in ("pre_tasks", "tasks", "post_tasks", "block", "rescue", "always"):
-        yield from _role_uses(node.get(key))
+            yield from _nodes(item)
+    elif isinstance(node, dict):
+        yield node
+        for key in ("pre_tasks", "tasks", "post_tasks", "block", "rescue", "always"):
+            yield from _nodes(node.get(key))
+
+
+def _role_uses(tree: Any) -> Iterator[tuple[str, str, set[str]]]:
+    """(role, entry point, variables set on it) for every role a playbook runs: its
+    import_role/include_role tasks with their `vars` (play `roles:` are refused below)."""
+    for node in _nodes(tree):
+        for key in ("ansible.builtin.import_role", "ansible.builtin.include_role"):
+            if key in node:
+                args = node[key]
+                yield args["name"], args.get("tasks_from", "main"), set(node.get("vars") or {})
 
 
 @cache
@@ -99,22 +97,15 @@ def test_playbooks_give_roles_declared_arguments(use: tuple[str, str, str, set[s
     assert not unknown, f"{playbook} gives {role} arguments it does not declare: {sorted(unknown)}"
 
 
-def _checked_at_run_time(node: Any) -> Iterator[str]:
+def _checked_at_run_time(tree: Any) -> Iterator[str]:
     """The role uses Ansible would check at run time: play `roles:` entries and imports or
     includes without `rolespec_validate: false`."""
-    if isinstance(node, list):
-        for item in node:
-            yield from _checked_at_run_time(item)
-        return
-    if not isinstance(node, dict):
-        return
-    for entry in node.get("roles") or []:
-        yield entry if isinstance(entry, str) else entry["role"]
-    for key in ("ansible.builtin.import_role", "ansible.builtin.include_role"):
-        if key in node and node[key].get("rolespec_validate", True) is not False:
-            yield node[key]["name"]
-    for key in ("pre_tasks", "tasks", "post_tasks", "block", "rescue", "always"):
-        yield from _checked_at_run_time(node.get(key))
+    for node in _nodes(tree):
+        for entry in node.get("roles") or []:
+            yield entry if isinstance(entry, str) else entry["role"]
+        for key in ("ansible.builtin.import_role", "ansible.builtin.include_role"):
+            if key in node and node[key].get("rolespec_validate", True) is not False:
+                yield node[key]["name"]
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "playbooks").glob("*.yml"))
