@@ -20,6 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = sorted(p.parent.parent.name for p in (ROOT / "roles").glob("*/meta/argument_specs.yml"))
 GROUP_VARS = ROOT / "playbooks" / "group_vars" / "all" / "roles.yml"
+ROLE_TASKS = ("ansible.builtin.import_role", "ansible.builtin.include_role")
 
 
 @cache
@@ -60,7 +61,7 @@ def _role_uses(tree: Any) -> Iterator[tuple[str, str, set[str]]]:
     """(role, entry point, variables set on it) for every role a playbook runs: its
     import_role/include_role tasks with their `vars` (play `roles:` are refused below)."""
     for node in _nodes(tree):
-        for key in ("ansible.builtin.import_role", "ansible.builtin.include_role"):
+        for key in ROLE_TASKS:
             if key in node:
                 args = node[key]
                 yield args["name"], args.get("tasks_from", "main"), set(node.get("vars") or {})
@@ -103,7 +104,7 @@ def _checked_at_run_time(tree: Any) -> Iterator[str]:
     for node in _nodes(tree):
         for entry in node.get("roles") or []:
             yield entry if isinstance(entry, str) else entry["role"]
-        for key in ("ansible.builtin.import_role", "ansible.builtin.include_role"):
+        for key in ROLE_TASKS:
             if key in node and node[key].get("rolespec_validate", True) is not False:
                 yield node[key]["name"]
 
